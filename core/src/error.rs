@@ -1,0 +1,178 @@
+//! The error a provider returns from a sync, and what it means for the retry queue.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why syncing an object failed, and therefore what the queue does next.
+///
+/// The variant carries the retry decision (as apalis' error types do):
+/// - [`SyncError::Recoverable`]: try again later (after `retry_after` if the peer said so);
+///   after the provider's `max_attempts` the job stops with failure mode `exceeded`.
+/// - [`SyncError::Permanent`]: the external system refused this object for good; retrying the
+///   same data cannot succeed (failure mode `permanent`).
+/// - [`SyncError::Config`]: the configuration is wrong (credentials, mappings, unknown list);
+///   an operator must fix it and retry (failure mode `config`).
+///
+/// Every variant carries user-facing `messages` (short, shown in the dashboard and run
+/// records) and an optional `full_message` (details such as a truncated response body).
+/// `Display` prints the messages only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// A transient failure: network error, timeout, HTTP 5xx or 429.
+    Recoverable {
+        /// Messages for the operator.
+        messages: Vec<String>,
+        /// Optional details.
+        full_message: Option<String>,
+        /// How long the external system asked us to wait (e.g. from `Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The external system rejected the object; retrying the same data cannot help.
+    Permanent {
+        /// Messages for the operator.
+        messages: Vec<String>,
+        /// Optional details.
+        full_message: Option<String>,
+    },
+    /// The configuration is wrong and must be fixed by an operator.
+    Config {
+        /// Messages for the operator.
+        messages: Vec<String>,
+        /// Optional details.
+        full_message: Option<String>,
+    },
+}
+
+/// The queue's name for the way a job failed, as stored in `sync_queue.failure_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// [`SyncError::Recoverable`].
+    Recoverable,
+    /// [`SyncError::Permanent`].
+    Permanent,
+    /// [`SyncError::Config`].
+    Config,
+}
+
+impl SyncError {
+    /// A transient failure with one message.
+    pub fn recoverable(message: impl Into<String>) -> Self {
+        Self::Recoverable {
+            messages: vec![message.into()],
+            full_message: None,
+            retry_after: None,
+        }
+    }
+
+    /// A permanent rejection with one message.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::Permanent {
+            messages: vec![message.into()],
+            full_message: None,
+        }
+    }
+
+    /// A configuration error with one message.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::Config {
+            messages: vec![message.into()],
+            full_message: None,
+        }
+    }
+
+    /// A configuration error listing several problems.
+    pub fn config_many(messages: Vec<String>) -> Self {
+        Self::Config {
+            messages,
+            full_message: None,
+        }
+    }
+
+    /// Attaches details (e.g. a truncated response body) shown on demand.
+    #[must_use]
+    pub fn with_full_message(mut self, full: impl Into<String>) -> Self {
+        let slot = match &mut self {
+            Self::Recoverable { full_message, .. }
+            | Self::Permanent { full_message, .. }
+            | Self::Config { full_message, .. } => full_message,
+        };
+        *slot = Some(full.into());
+        self
+    }
+
+    /// Sets how long to wait before the next attempt; only meaningful on
+    /// [`SyncError::Recoverable`], ignored on the other variants.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        if let Self::Recoverable { retry_after, .. } = &mut self {
+            *retry_after = Some(wait);
+        }
+        self
+    }
+
+    /// The user-facing messages.
+    pub fn messages(&self) -> &[String] {
+        match self {
+            Self::Recoverable { messages, .. }
+            | Self::Permanent { messages, .. }
+            | Self::Config { messages, .. } => messages,
+        }
+    }
+
+    /// The optional details.
+    pub fn full_message(&self) -> Option<&str> {
+        match self {
+            Self::Recoverable { full_message, .. }
+            | Self::Permanent { full_message, .. }
+            | Self::Config { full_message, .. } => full_message.as_deref(),
+        }
+    }
+
+    /// The wait the external system asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Recoverable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Which kind of failure this is.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Recoverable { .. } => FailureKind::Recoverable,
+            Self::Permanent { .. } => FailureKind::Permanent,
+            Self::Config { .. } => FailureKind::Config,
+        }
+    }
+
+    /// Puts `context` in front of every message, e.g. the mapping that failed.
+    #[must_use]
+    pub fn in_context(mut self, context: &str) -> Self {
+        let messages = match &mut self {
+            Self::Recoverable { messages, .. }
+            | Self::Permanent { messages, .. }
+            | Self::Config { messages, .. } => messages,
+        };
+        for message in messages.iter_mut() {
+            *message = format!("{context}: {message}");
+        }
+        self
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self {
+            Self::Recoverable { .. } => "temporary sync failure",
+            Self::Permanent { .. } => "sync rejected",
+            Self::Config { .. } => "sync configuration error",
+        };
+        write!(f, "{label}: {}", self.messages().join("; "))
+    }
+}
+
+impl std::error::Error for SyncError {}
+
+/// The result type of sync operations.
+pub type SyncResult<T> = Result<T, SyncError>;

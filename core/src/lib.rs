@@ -1,0 +1,36 @@
+//! # outsync-core
+//!
+//! Everything a provider crate or an application needs to sync objects into external
+//! systems: the source [`schema`], the [`mapping`] engine, the provider contract
+//! ([`OutboundSyncProvider`]), syncing one object ([`sync_object`]) and the provider
+//! [`registry`].
+//!
+//! ```
+//! use outsync_core::mapping::{assign_properties, Property, UpdateMode};
+//! let out = assign_properties(
+//!     &[Property::new("email", "a@example.org".into(), UpdateMode::IfEmpty)],
+//!     &Default::default(), true, Some(","));
+//! assert_eq!(out["email"], "a@example.org");
+//! ```
+
+pub mod error;
+pub mod mapping;
+pub mod provider;
+pub mod registry;
+pub mod schema;
+pub mod sync;
+
+pub use error::{FailureKind, SyncError, SyncResult};
+pub use provider::{
+    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncAction,
+    SyncOutcome, SyncRequest,
+};
+pub use registry::{ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError};
+pub use sync::{ObjectSyncReport, sync_object};
+
+/// Re-exported so providers need no direct dependency on `async-trait`.
+pub use async_trait::async_trait;
+
+/// Registers a provider: `register_provider! { ProviderRegistration::new(id, name, factory) }`.
+/// Re-exported from `inventory` so provider crates do not depend on it directly.
+pub use inventory::submit as register_provider;

@@ -1,0 +1,287 @@
+//! The provider contract: what a crate implements to push objects into an external system.
+
+use crate::SyncError;
+use crate::mapping::{ObjectMapping, Property};
+use crate::schema::{ChildKey, Inputs};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// Identifies an object of the application: its type (a root model of the schema, e.g.
+/// `Order`) and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// The object's type: the name of a root model of the schema.
+    pub object_type: String,
+    /// The object's id in the application.
+    pub id: String,
+}
+
+impl ObjectRef {
+    /// A reference to object `id` of type `object_type`.
+    pub fn new(object_type: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            object_type: object_type.into(),
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.object_type, self.id)
+    }
+}
+
+/// The object being synced: its reference and its current data.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceObject<'a> {
+    /// Which object.
+    pub reference: &'a ObjectRef,
+    /// Its data as JSON.
+    pub data: &'a Value,
+}
+
+/// What a provider did with one external object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SyncAction {
+    /// The external object was created.
+    Create,
+    /// The external object was updated.
+    Update,
+    /// The external object was deleted or the membership ended.
+    Delete,
+    /// The external object already held this data; nothing was sent.
+    NothingToDo,
+    /// The external system accepted the request but has not applied it yet (e.g. a
+    /// subscription awaiting confirmation or moderation).
+    Pending,
+}
+
+impl SyncAction {
+    /// The name stored in run records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::NothingToDo => "nothing_to_do",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+impl fmt::Display for SyncAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of one successful `sync_object_with_properties` call; later mappings of the
+/// same run see it in `mapped_objects`, and the queue stores it as a sync result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncOutcome {
+    /// What was done.
+    pub action: SyncAction,
+    /// The external object type.
+    pub object_type: String,
+    /// The external identifier field.
+    pub external_id_field: String,
+    /// The identifier value.
+    pub id_value: String,
+    /// A link to the object in the external system, for operators.
+    pub external_link_href: Option<String>,
+    /// The link's text.
+    pub external_link_display_name: Option<String>,
+    /// Anything else the provider wants to keep (e.g. the external system's own id).
+    pub info: Value,
+}
+
+impl SyncOutcome {
+    /// An outcome for `request` with `action`, copying type, id field and id value.
+    pub fn new(action: SyncAction, request: &SyncRequest<'_>) -> Self {
+        Self {
+            action,
+            object_type: request.mapping.external_object_type().to_owned(),
+            external_id_field: request.external_id_field.to_owned(),
+            id_value: request.id_value.to_owned(),
+            external_link_href: None,
+            external_link_display_name: None,
+            info: Value::Null,
+        }
+    }
+
+    /// Sets the external link and its text.
+    #[must_use]
+    pub fn with_link(mut self, href: impl Into<String>, display_name: impl Into<String>) -> Self {
+        self.external_link_href = Some(href.into());
+        self.external_link_display_name = Some(display_name.into());
+        self
+    }
+
+    /// Sets the extra information.
+    #[must_use]
+    pub fn with_info(mut self, info: Value) -> Self {
+        self.info = info;
+        self
+    }
+}
+
+/// One entry of `mapped_objects`: an outcome and the child it was produced for
+/// (empty for the synced object itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappedObject {
+    /// The child the outcome belongs to; empty for root mappings.
+    pub child: ChildKey,
+    /// The outcome.
+    pub outcome: SyncOutcome,
+}
+
+/// Results of earlier mappings in this run, by mapping id, in mapping order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MappedObjects {
+    entries: Vec<(String, Vec<MappedObject>)>,
+}
+
+impl MappedObjects {
+    /// The results of mapping `mapping_id` (empty if it has none).
+    pub fn get(&self, mapping_id: &str) -> &[MappedObject] {
+        self.entries
+            .iter()
+            .find(|(id, _)| id == mapping_id)
+            .map_or(&[], |(_, results)| results.as_slice())
+    }
+
+    /// The outcomes of mapping `mapping_id`.
+    pub fn outcomes(&self, mapping_id: &str) -> impl Iterator<Item = &SyncOutcome> {
+        self.get(mapping_id).iter().map(|mapped| &mapped.outcome)
+    }
+
+    /// All mappings with their results, in mapping order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[MappedObject])> {
+        self.entries
+            .iter()
+            .map(|(id, results)| (id.as_str(), results.as_slice()))
+    }
+
+    /// The number of outcomes over all mappings.
+    pub fn len(&self) -> usize {
+        self.entries.iter().map(|(_, results)| results.len()).sum()
+    }
+
+    /// Whether there is no outcome at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn insert(&mut self, mapping_id: &str, results: Vec<MappedObject>) {
+        self.entries.push((mapping_id.to_owned(), results));
+    }
+
+    /// The view a call for `child` gets: results of the object itself and of `child`'s
+    /// own line (its ancestors and itself), as pretix filters them for order positions.
+    pub(crate) fn visible_to(&self, child: &ChildKey) -> Self {
+        Self {
+            entries: self
+                .entries
+                .iter()
+                .map(|(id, results)| {
+                    let visible = results
+                        .iter()
+                        .filter(|mapped| mapped.child.is_prefix_of(child))
+                        .cloned()
+                        .collect();
+                    (id.clone(), visible)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Everything a provider gets for one external object.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SyncRequest<'a> {
+    /// The application object being synced.
+    pub object: &'a ObjectRef,
+    /// The identifier field in the external system (`mapping.external_id_field()`).
+    pub external_id_field: &'a str,
+    /// The identifier value read from the source id field; never empty.
+    pub id_value: &'a str,
+    /// The evaluated properties, in mapping order.
+    pub properties: Vec<Property>,
+    /// The source objects: the synced object, and for a child mapping the child line.
+    pub inputs: &'a Inputs<'a>,
+    /// The mapping being applied.
+    pub mapping: &'a ObjectMapping,
+    /// Results of earlier mappings in this run (for a child mapping: the object-level
+    /// results and those of the current child only).
+    pub mapped_objects: &'a MappedObjects,
+}
+
+/// A provider: pushes objects into one external system.
+///
+/// Implement `identifier`, `mappings` and `sync_object_with_properties`; the rest has
+/// defaults. `sync_object_with_properties` must be idempotent: the queue delivers at least
+/// once, so the same call may come again after a failure.
+#[async_trait]
+pub trait OutboundSyncProvider: Send + Sync {
+    /// The provider's unique identifier (`basket`, `mailing_list`).
+    fn identifier(&self) -> &str;
+
+    /// The name shown to users; defaults to the identifier.
+    fn display_name(&self) -> &str {
+        self.identifier()
+    }
+
+    /// How many recoverable failures a job may have before it stops as `exceeded`.
+    fn max_attempts(&self) -> u32 {
+        5
+    }
+
+    /// The separator list values are joined with, or `None` to keep native JSON lists.
+    fn list_field_joiner(&self) -> Option<&str> {
+        Some(",")
+    }
+
+    /// The mappings to apply, in order.
+    fn mappings(&self) -> &[ObjectMapping];
+
+    /// Whether `object` should be synced at all (default: yes).
+    fn should_sync(&self, object: &SourceObject<'_>) -> bool {
+        let _ = object;
+        true
+    }
+
+    /// When to retry after `failed_attempts` recoverable failures; `None` leaves it to the
+    /// queue's default backoff (exponential with jitter, capped).
+    fn next_retry_at(&self, failed_attempts: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let _ = (failed_attempts, now);
+        None
+    }
+
+    /// Creates or updates one external object. `Ok(None)` means "do not sync this
+    /// object in this mapping" and records nothing.
+    async fn sync_object_with_properties(
+        &self,
+        request: SyncRequest<'_>,
+    ) -> Result<Option<SyncOutcome>, SyncError>;
+
+    /// Called once per synced object after every `sync_object_with_properties` call
+    /// succeeded, with all results of the run (e.g. to write associations in bulk).
+    async fn finalize_sync(
+        &self,
+        object: &SourceObject<'_>,
+        mapped_objects: &MappedObjects,
+    ) -> Result<(), SyncError> {
+        let _ = (object, mapped_objects);
+        Ok(())
+    }
+
+    /// Releases resources (sessions, connections) when the provider is shut down.
+    async fn close(&self) {}
+}

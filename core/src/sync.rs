@@ -1,0 +1,160 @@
+//! Syncing one object: `should_sync`, every mapping in order (one call for a root mapping,
+//! one per child for a child mapping), `mapped_objects`, then `finalize_sync`.
+
+use crate::mapping::{LineageStep, ObjectMapping};
+use crate::provider::{
+    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncRequest,
+};
+use crate::schema::Inputs;
+use crate::SyncError;
+use serde_json::Value;
+
+/// What syncing one object did; the queue stores one result per entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectSyncReport {
+    /// `true` when the provider's `should_sync` declined the object.
+    pub skipped: bool,
+    /// The outcomes of every call, by mapping.
+    pub mapped_objects: MappedObjects,
+    /// How many `sync_object_with_properties` calls were made.
+    pub calls: usize,
+}
+
+/// Syncs `data` (the current state of `object`) through `provider`.
+///
+/// Mappings whose root model is not `object.object_type` are skipped, so one provider can
+/// serve several object types. An object or child whose id value is empty is not synced
+/// in that mapping. Any error stops the run; the queue retries the whole object, which is
+/// why providers must be idempotent. Provider errors are prefixed with the mapping and the
+/// child they happened in.
+pub async fn sync_object(
+    provider: &dyn OutboundSyncProvider,
+    object: &ObjectRef,
+    data: &Value,
+) -> Result<ObjectSyncReport, SyncError> {
+    let source = SourceObject {
+        reference: object,
+        data,
+    };
+    if !provider.should_sync(&source) {
+        return Ok(ObjectSyncReport {
+            skipped: true,
+            ..ObjectSyncReport::default()
+        });
+    }
+    let joiner = provider.list_field_joiner();
+    let mut mapped = MappedObjects::default();
+    let mut calls = 0;
+    for mapping in provider.mappings() {
+        if mapping.root_model() != object.object_type {
+            continue;
+        }
+        let root = Inputs::root(mapping.root_model(), data);
+        let mut targets = Vec::new();
+        collect_targets(mapping, &mapping.lineage[1..], root, &mut targets)?;
+        let mut results = Vec::with_capacity(targets.len());
+        for inputs in &targets {
+            let id_value = mapping.id_value(inputs);
+            if id_value.is_empty() {
+                continue;
+            }
+            let properties = mapping.evaluate(inputs, joiner)?;
+            let filtered;
+            let visible = if mapping.is_child_mapping() {
+                filtered = mapped.visible_to(inputs.child_key());
+                &filtered
+            } else {
+                &mapped
+            };
+            let request = SyncRequest {
+                object,
+                external_id_field: mapping.external_id_field(),
+                id_value: &id_value,
+                properties,
+                inputs,
+                mapping,
+                mapped_objects: visible,
+            };
+            calls += 1;
+            let outcome = provider
+                .sync_object_with_properties(request)
+                .await
+                .map_err(|error| error.in_context(&describe_call(mapping, inputs)))?;
+            if let Some(outcome) = outcome {
+                results.push(MappedObject {
+                    child: inputs.child_key().clone(),
+                    outcome,
+                });
+            }
+        }
+        mapped.insert(mapping.id(), results);
+    }
+    provider.finalize_sync(&source, &mapped).await?;
+    Ok(ObjectSyncReport {
+        skipped: false,
+        mapped_objects: mapped,
+        calls,
+    })
+}
+
+fn describe_call(mapping: &ObjectMapping, inputs: &Inputs<'_>) -> String {
+    let child = inputs.child_key();
+    if child.0.is_empty() {
+        format!("mapping {}", mapping.id())
+    } else {
+        format!("mapping {}, {child}", mapping.id())
+    }
+}
+
+/// Expands `inputs` down the remaining lineage steps, one target per deepest child.
+fn collect_targets<'a>(
+    mapping: &'a ObjectMapping,
+    steps: &'a [LineageStep],
+    inputs: Inputs<'a>,
+    targets: &mut Vec<Inputs<'a>>,
+) -> Result<(), SyncError> {
+    let Some((step, rest)) = steps.split_first() else {
+        targets.push(inputs);
+        return Ok(());
+    };
+    let Some(path) = &step.path else {
+        return Ok(());
+    };
+    let parent = inputs.current().object;
+    let children = match path.lookup(parent) {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(children)) => children,
+        Some(other) => {
+            return Err(SyncError::permanent(format!(
+                "mapping {}: the {} collection at \"{path}\" of {} is not a list but {}",
+                mapping.id(),
+                step.model,
+                inputs.current().model,
+                kind_of(other)
+            )));
+        }
+    };
+    for (index, child) in children.iter().enumerate() {
+        let id = step
+            .id_path
+            .as_ref()
+            .and_then(|id_path| id_path.lookup(child))
+            .map(crate::mapping::value_to_string)
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| index.to_string());
+        let child_inputs = inputs.with_child(&step.model, child, id);
+        collect_targets(mapping, rest, child_inputs, targets)?;
+    }
+    Ok(())
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
