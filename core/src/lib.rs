@@ -25,7 +25,9 @@ pub use provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncAction,
     SyncOutcome, SyncRequest,
 };
-pub use registry::{ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError};
+pub use registry::{
+    ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
+};
 pub use sync::{ObjectSyncReport, sync_object};
 
 /// Re-exported so providers need no direct dependency on `async-trait`.

@@ -7,9 +7,9 @@
 //! }
 //! ```
 
+use crate::SyncError;
 use crate::provider::OutboundSyncProvider;
 use crate::schema::SourceSchema;
-use crate::SyncError;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;

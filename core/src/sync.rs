@@ -1,12 +1,12 @@
 //! Syncing one object: `should_sync`, every mapping in order (one call for a root mapping,
 //! one per child for a child mapping), `mapped_objects`, then `finalize_sync`.
 
+use crate::SyncError;
 use crate::mapping::{LineageStep, ObjectMapping};
 use crate::provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncRequest,
 };
 use crate::schema::Inputs;
-use crate::SyncError;
 use serde_json::Value;
 
 /// What syncing one object did; the queue stores one result per entry.

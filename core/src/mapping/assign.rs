@@ -81,11 +81,17 @@ fn appended(current: Option<&Value>, value: &Value, list_sep: Option<&str>) -> O
                 None => Vec::new(),
                 Some(Value::Array(items)) => items.iter().map(value_to_string).collect(),
                 Some(other) if is_empty(other) => Vec::new(),
-                Some(other) => value_to_string(other).split(sep).map(str::to_owned).collect(),
+                Some(other) => value_to_string(other)
+                    .split(sep)
+                    .map(str::to_owned)
+                    .collect(),
             };
             let new_items: Vec<String> = match value {
                 Value::Array(items) => items.iter().map(value_to_string).collect(),
-                other => value_to_string(other).split(sep).map(str::to_owned).collect(),
+                other => value_to_string(other)
+                    .split(sep)
+                    .map(str::to_owned)
+                    .collect(),
             };
             let mut list = current_items.clone();
             for item in new_items {

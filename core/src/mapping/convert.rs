@@ -113,7 +113,8 @@ fn to_number(value: &Value, whole: bool) -> Result<Value, String> {
         return Ok(Value::Number(number));
     }
     match number.as_f64() {
-        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => {
+        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 =>
+        {
             #[allow(clippy::cast_possible_truncation)]
             Ok(Value::from(float as i64))
         }
@@ -178,6 +179,11 @@ mod tests {
             Ok(json!(60))
         );
         assert_eq!(Conversion::Number.apply(json!(null)), Ok(json!(null)));
-        assert!(Conversion::Number.apply(json!("abc")).unwrap_err().contains("\"abc\""));
+        assert!(
+            Conversion::Number
+                .apply(json!("abc"))
+                .unwrap_err()
+                .contains("\"abc\"")
+        );
     }
 }

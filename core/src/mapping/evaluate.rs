@@ -118,9 +118,7 @@ impl ObjectMapping {
 fn read_field(field: &DataField, inputs: &Inputs<'_>) -> Value {
     // Validation guarantees the field's model is in the mapping's lineage, so the input at
     // the field's depth is the field's model's object.
-    inputs
-        .at_depth(field.depth)
-        .map_or(Value::Null, |object| field.read(object))
+    field.read(inputs)
 }
 
 fn join(items: &[Value], separator: &str) -> String {

@@ -159,7 +159,10 @@ fn aliased<'v>(
         reporter.report(
             entry,
             Some(present[1].0),
-            format!("use either \"{}\" or \"{}\", not both", present[0].0, present[1].0),
+            format!(
+                "use either \"{}\" or \"{}\", not both",
+                present[0].0, present[1].0
+            ),
         );
     }
     present.into_iter().next()
@@ -174,11 +177,19 @@ fn required_text(
     match aliased(object, aliases, reporter, entry) {
         Some((_, Value::String(text))) if !text.is_empty() => Some(text.clone()),
         Some((key, other)) => {
-            reporter.report(entry, Some(key), format!("must be a non-empty string, got {other}"));
+            reporter.report(
+                entry,
+                Some(key),
+                format!("must be a non-empty string, got {other}"),
+            );
             None
         }
         None => {
-            reporter.report(entry, Some(aliases[0]), format!("\"{}\" is missing", aliases[0]));
+            reporter.report(
+                entry,
+                Some(aliases[0]),
+                format!("\"{}\" is missing", aliases[0]),
+            );
             None
         }
     }
@@ -219,10 +230,19 @@ fn load_one(
     };
     let before = reporter.problems.len();
     if id.is_none() {
-        reporter.report(None, Some("id"), "\"id\" is missing or empty (a string or number)".into());
+        reporter.report(
+            None,
+            Some("id"),
+            "\"id\" is missing or empty (a string or number)".into(),
+        );
     }
     unknown_keys(object, MAPPING_KEYS, &mut reporter, None);
-    let model = required_text(object, &["source_model", "pretix_model"], &mut reporter, None);
+    let model = required_text(
+        object,
+        &["source_model", "pretix_model"],
+        &mut reporter,
+        None,
+    );
     let external_object_type =
         required_text(object, &["external_object_type"], &mut reporter, None);
     let external_id_field = required_text(object, &["external_id_field"], &mut reporter, None);
@@ -239,7 +259,10 @@ fn load_one(
             reporter.report(
                 None,
                 Some("source_model"),
-                format!("model \"{name}\" is not defined; models: {}", names.join(", ")),
+                format!(
+                    "model \"{name}\" is not defined; models: {}",
+                    names.join(", ")
+                ),
             );
         }
         found
@@ -254,7 +277,12 @@ fn load_one(
         },
         _ => None,
     };
-    let entries = load_entries(object, model_info.map(|m| m.name.as_str()), schema, &mut reporter);
+    let entries = load_entries(
+        object,
+        model_info.map(|m| m.name.as_str()),
+        schema,
+        &mut reporter,
+    );
     if reporter.problems.len() > before {
         return None;
     }
@@ -285,7 +313,12 @@ fn load_entries(
     reporter: &mut Reporter<'_>,
 ) -> Vec<PropertyMapping> {
     let parsed;
-    let list = match aliased(object, &["property_mappings", "property_mapping"], reporter, None) {
+    let list = match aliased(
+        object,
+        &["property_mappings", "property_mapping"],
+        reporter,
+        None,
+    ) {
         None => return Vec::new(),
         Some((_, Value::Array(list))) => list,
         Some((_, Value::String(text))) if text.trim().is_empty() => return Vec::new(),
@@ -295,7 +328,11 @@ fn load_entries(
                 &parsed
             }
             Ok(other) => {
-                reporter.report(None, Some(key), format!("expected a JSON array, got {other}"));
+                reporter.report(
+                    None,
+                    Some(key),
+                    format!("expected a JSON array, got {other}"),
+                );
                 return Vec::new();
             }
             Err(error) => {
@@ -337,7 +374,11 @@ fn load_entry(
     let field_key = match aliased(object, &["source_field", "pretix_field"], reporter, at) {
         Some((_, Value::String(key))) if !key.is_empty() => Some(key.clone()),
         Some((key, other)) => {
-            reporter.report(at, Some(key), format!("must be a non-empty string, got {other}"));
+            reporter.report(
+                at,
+                Some(key),
+                format!("must be a non-empty string, got {other}"),
+            );
             return None;
         }
         None => None,
@@ -345,7 +386,11 @@ fn load_entry(
     let constant = object.get("constant");
     let source = match (field_key, constant, model) {
         (Some(_), Some(_), _) => {
-            reporter.report(at, Some("constant"), "use either a source field or \"constant\", not both".into());
+            reporter.report(
+                at,
+                Some("constant"),
+                "use either a source field or \"constant\", not both".into(),
+            );
             None
         }
         (None, None, _) => {
@@ -380,11 +425,21 @@ fn load_entry(
             }
         },
         Some((key, other)) => {
-            reporter.report(at, field_name.as_deref(), format!("\"{key}\" must be a mode name, got {other}"));
+            reporter.report(
+                at,
+                field_name.as_deref(),
+                format!("\"{key}\" must be a mode name, got {other}"),
+            );
             UpdateMode::Overwrite
         }
     };
-    let value_map = load_value_map(object.get("value_map"), source.as_ref(), field_name.as_deref(), at, reporter);
+    let value_map = load_value_map(
+        object.get("value_map"),
+        source.as_ref(),
+        field_name.as_deref(),
+        at,
+        reporter,
+    );
     let convert = match object.get("convert") {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => match text.parse::<Conversion>() {
@@ -394,7 +449,10 @@ fn load_entry(
                         reporter.report(
                             at,
                             Some(&field.key),
-                            format!("cannot convert a {} field to {conversion}", field.field_type),
+                            format!(
+                                "cannot convert a field of type {} to {conversion}",
+                                field.field_type
+                            ),
                         );
                     }
                 }
@@ -406,7 +464,11 @@ fn load_entry(
             }
         },
         Some(other) => {
-            reporter.report(at, field_name.as_deref(), format!("\"convert\" must be a string, got {other}"));
+            reporter.report(
+                at,
+                field_name.as_deref(),
+                format!("\"convert\" must be a string, got {other}"),
+            );
             None
         }
     };
@@ -439,17 +501,32 @@ fn load_value_map(
                 &parsed
             }
             Ok(other) => {
-                reporter.report(at, field_name, format!("value_map must encode a JSON object, got {other}"));
+                reporter.report(
+                    at,
+                    field_name,
+                    format!("value_map must encode a JSON object, got {other}"),
+                );
                 return None;
             }
             Err(error) => {
-                reporter.report(at, field_name, format!("value_map is not valid JSON: {}", describe_json_error(&error)));
+                reporter.report(
+                    at,
+                    field_name,
+                    format!(
+                        "value_map is not valid JSON: {}",
+                        describe_json_error(&error)
+                    ),
+                );
                 return None;
             }
         },
         Some(Value::Object(map)) => map,
         Some(other) => {
-            reporter.report(at, field_name, format!("value_map must be an object or a JSON string, got {other}"));
+            reporter.report(
+                at,
+                field_name,
+                format!("value_map must be an object or a JSON string, got {other}"),
+            );
             return None;
         }
     };
@@ -468,7 +545,10 @@ fn load_value_map(
         reporter.report(
             at,
             Some(&field.key),
-            format!("value_map only applies to enum fields; this field is of type {}", field.field_type),
+            format!(
+                "value_map only applies to enum fields; this field is of type {}",
+                field.field_type
+            ),
         );
         return None;
     }
@@ -490,7 +570,11 @@ fn load_value_map(
         );
         return None;
     }
-    Some(map.iter().map(|(key, value)| (key.clone(), value.clone())).collect())
+    Some(
+        map.iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    )
 }
 
 fn quoted(items: &[&str]) -> String {
@@ -504,10 +588,9 @@ pub(crate) fn resolve_field(
     model: &str,
     key: &str,
 ) -> Result<Arc<DataField>, String> {
-    if key.starts_with(INVALID_PREFIX) {
+    if let Some(original) = key.strip_prefix(INVALID_PREFIX) {
         return Err(format!(
-            "refers to an object that has no counterpart in this copy (marked by translate_property_mappings); choose the field \"{}\" again",
-            &key[INVALID_PREFIX.len()..]
+            "refers to an object that has no counterpart in this copy (marked by translate_property_mappings); choose the field \"{original}\" again"
         ));
     }
     let Some(field) = schema.field(key) else {
@@ -521,7 +604,11 @@ pub(crate) fn resolve_field(
             available.join(", ")
         ));
     };
-    let lineage: Vec<&str> = schema.lineage(model).iter().map(|m| m.name.as_str()).collect();
+    let lineage: Vec<&str> = schema
+        .lineage(model)
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     if !lineage.contains(&field.model.as_str()) {
         return Err(format!(
             "needs input {}, but a mapping on {model} has inputs {}",

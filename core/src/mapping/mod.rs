@@ -170,5 +170,4 @@ impl ObjectMapping {
     pub fn root_model(&self) -> &str {
         &self.lineage[0].model
     }
-
 }

@@ -31,10 +31,25 @@ mod tests {
 
     #[test]
     fn truthiness_matches_python() {
-        for empty in [json!(null), json!(false), json!(0), json!(0.0), json!(""), json!([]), json!({})] {
+        for empty in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
             assert!(is_empty(&empty), "{empty} should be empty");
         }
-        for full in [json!(true), json!(1), json!(-0.5), json!("x"), json!([0]), json!({"a": 1})] {
+        for full in [
+            json!(true),
+            json!(1),
+            json!(-0.5),
+            json!("x"),
+            json!([0]),
+            json!({"a": 1}),
+        ] {
             assert!(!is_empty(&full), "{full} should not be empty");
         }
     }

@@ -1,13 +1,16 @@
 //! Data fields: what a mapping can read from a source object.
 
+use super::inputs::Inputs;
 use super::path::FieldPath;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 
-/// A function that computes a field's value from the object of the field's model.
-pub type ComputedFn = Arc<dyn Fn(&Value) -> Value + Send + Sync>;
+/// A function that computes a field's value. It gets the object of the field's model and
+/// all inputs of the call (so a child field can read its parent, e.g. the order code of a
+/// position's ticket id).
+pub type ComputedFn = Arc<dyn Fn(&Value, &Inputs<'_>) -> Value + Send + Sync>;
 
 /// The type of a data field, as shown to users and used to validate value maps and
 /// conversions.
@@ -108,11 +111,15 @@ pub struct DataField {
 }
 
 impl DataField {
-    /// Reads the field from the object of its model; a missing path reads as `null`.
-    pub fn read(&self, object: &Value) -> Value {
+    /// Reads the field from `inputs`, which must contain the field's model (a mapping's
+    /// inputs always do: validation checks it). A missing path or input reads as `null`.
+    pub fn read(&self, inputs: &Inputs<'_>) -> Value {
+        let Some(object) = inputs.at_depth(self.depth) else {
+            return Value::Null;
+        };
         match &self.getter {
             Getter::Path(path) => path.lookup(object).cloned().unwrap_or(Value::Null),
-            Getter::Computed { function, .. } => function(object),
+            Getter::Computed { function, .. } => function(object, inputs),
         }
     }
 

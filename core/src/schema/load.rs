@@ -1,6 +1,7 @@
 //! Loading a [`SourceSchema`] from JSON and validating it.
 
 use super::field::{ComputedFn, DataField, EnumOption, FieldType, Getter};
+use super::inputs::Inputs;
 use super::path::FieldPath;
 use super::{Model, SourceSchema};
 use serde::Deserialize;
@@ -25,7 +26,7 @@ impl ComputedFields {
     pub fn with(
         mut self,
         name: impl Into<String>,
-        function: impl Fn(&Value) -> Value + Send + Sync + 'static,
+        function: impl Fn(&Value, &Inputs<'_>) -> Value + Send + Sync + 'static,
     ) -> Self {
         self.functions.insert(name.into(), Arc::new(function));
         self
@@ -140,7 +141,8 @@ impl SourceSchema {
             .into_iter()
             .map(|model| {
                 let path = parse_optional_path(&model.name, "path", model.path.as_deref())?;
-                let id_path = parse_optional_path(&model.name, "id_path", model.id_path.as_deref())?;
+                let id_path =
+                    parse_optional_path(&model.name, "id_path", model.id_path.as_deref())?;
                 Ok(Model {
                     label: model.label.unwrap_or_else(|| model.name.clone()),
                     name: model.name,
@@ -229,7 +231,10 @@ fn field_error(field: &str, problem: String) -> SchemaError {
 fn build_field(raw: RawField, computed: &ComputedFields) -> Result<DataField, SchemaError> {
     let getter = match (raw.path, raw.computed) {
         (Some(path), None) => Getter::Path(FieldPath::parse(&path).ok_or_else(|| {
-            field_error(&raw.key, format!("path \"{path}\" is not a valid dotted path"))
+            field_error(
+                &raw.key,
+                format!("path \"{path}\" is not a valid dotted path"),
+            )
         })?),
         (None, Some(name)) => {
             let Some(function) = computed.get(&name) else {
@@ -307,9 +312,9 @@ fn model_depths(models: &[Model]) -> Result<HashMap<String, usize>, SchemaError>
         let mut depth = 0;
         let mut current = model;
         while let Some(parent) = &current.parent {
-            current = by_name.get(parent.as_str()).ok_or_else(|| {
-                model_error(format!("parent model \"{parent}\" is not defined"))
-            })?;
+            current = by_name
+                .get(parent.as_str())
+                .ok_or_else(|| model_error(format!("parent model \"{parent}\" is not defined")))?;
             depth += 1;
             if depth > models.len() {
                 return Err(model_error("its parents form a cycle".into()));

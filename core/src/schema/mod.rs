@@ -71,7 +71,10 @@ impl SourceSchema {
         let mut current = self.model(model);
         while let Some(found) = current {
             chain.push(found);
-            current = found.parent.as_deref().and_then(|parent| self.model(parent));
+            current = found
+                .parent
+                .as_deref()
+                .and_then(|parent| self.model(parent));
         }
         chain.reverse();
         chain

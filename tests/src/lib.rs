@@ -1,0 +1,8 @@
+//! Fixtures shared by outsync's tests: a pretix-like source schema, sample orders, an
+//! in-memory fake external API and providers reproducing pretix's documented scenarios.
+
+pub mod fake_api;
+pub mod providers;
+pub mod schema;
+
+pub use fake_api::FakeApi;

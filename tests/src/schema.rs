@@ -1,0 +1,106 @@
+//! A pretix-like source schema (orders with positions) and sample orders.
+
+use outsync_core::schema::{ComputedFields, SourceSchema};
+use serde_json::{Value, json};
+
+/// The schema JSON: `Order` with child `OrderPosition` at `positions`.
+pub const SCHEMA_JSON: &str = r#"{
+  "models": [
+    {"name": "Order", "label": "Order", "id_path": "code"},
+    {"name": "OrderPosition", "label": "Order position", "parent": "Order", "path": "positions", "id_path": "positionid"}
+  ],
+  "fields": [
+    {"key": "event_order_code", "label": "Order code", "category": "Order details", "type": "string", "model": "Order", "computed": "event_order_code"},
+    {"key": "email", "label": "E-mail", "category": "Order details", "type": "string", "model": "Order", "path": "email"},
+    {"key": "order_status", "label": "Order status", "category": "Order details", "type": "enum", "model": "Order", "path": "status",
+     "options": [{"value": "n", "label": "pending"}, {"value": "p", "label": "paid"}, {"value": "e", "label": "expired"},
+                 {"value": "c", "label": "canceled"}, {"value": "r", "label": "refunded"}]},
+    {"key": "order_total", "label": "Order total", "category": "Order details", "type": "number", "model": "Order", "path": "total"},
+    {"key": "payment_date", "label": "Payment date", "category": "Payment", "type": "datetime", "model": "Order", "path": "payment_date"},
+    {"key": "invoice_address_company", "label": "Company", "category": "Invoice address", "type": "string", "model": "Order", "path": "invoice_address.company"},
+    {"key": "order_sales_channel", "label": "Sales channel", "category": "Order details", "type": "enum", "model": "Order", "path": "sales_channel",
+     "options": ["web", "box_office", "reseller"]},
+    {"key": "order_tags", "label": "Tags", "category": "Order details", "type": "enum_list", "model": "Order", "path": "tags",
+     "options": ["vip", "press", "staff"]},
+    {"key": "checkin_date_12", "label": "Check-in date (list 12)", "category": "Check-in", "type": "datetime", "model": "Order", "path": "checkins.12"},
+    {"key": "ticket_id", "label": "Ticket ID", "category": "Position", "type": "string", "model": "OrderPosition", "computed": "ticket_id"},
+    {"key": "attendee_name", "label": "Attendee name", "category": "Position", "type": "string", "model": "OrderPosition", "path": "attendee_name"},
+    {"key": "attendee_name_given_name", "label": "Attendee given name", "category": "Position", "type": "string", "model": "OrderPosition", "computed": "attendee_name_given_name"},
+    {"key": "attendee_email", "label": "Attendee e-mail", "category": "Position", "type": "string", "model": "OrderPosition", "path": "attendee_email"},
+    {"key": "position_price", "label": "Price", "category": "Position", "type": "number", "model": "OrderPosition", "path": "price"},
+    {"key": "item_name", "label": "Product", "category": "Position", "type": "string", "model": "OrderPosition", "path": "item.name"}
+  ]
+}"#;
+
+/// The computed fields the schema uses.
+pub fn computed_fields() -> ComputedFields {
+    ComputedFields::new()
+        .with("event_order_code", |order, _| {
+            json!(format!(
+                "{}-{}",
+                text(&order["event"]),
+                text(&order["code"])
+            ))
+        })
+        .with("ticket_id", |position, inputs| {
+            let order = inputs.get("Order").unwrap_or(&Value::Null);
+            json!(format!(
+                "{}-{}-{}",
+                text(&order["event"]),
+                text(&order["code"]),
+                text(&position["positionid"])
+            ))
+        })
+        .with("attendee_name_given_name", |position, _| {
+            match &position["attendee_name_parts"]["given_name"] {
+                Value::String(given) => json!(given),
+                _ => position["attendee_name"]
+                    .as_str()
+                    .and_then(|name| name.split_whitespace().next())
+                    .map_or(Value::Null, |given| json!(given)),
+            }
+        })
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The loaded schema.
+pub fn pretix_schema() -> SourceSchema {
+    SourceSchema::from_json(SCHEMA_JSON, &computed_fields()).expect("fixture schema is valid")
+}
+
+/// A pending order with two admission positions.
+pub fn pending_order() -> Value {
+    json!({
+        "event": "democon",
+        "code": "ABC12",
+        "email": "buyer@example.org",
+        "status": "n",
+        "total": 46.5,
+        "payment_date": null,
+        "invoice_address": {"company": "Example Ltd"},
+        "sales_channel": "web",
+        "tags": ["vip", "press"],
+        "checkins": {},
+        "positions": [
+            {"positionid": 1, "attendee_name": "Ada Lovelace", "attendee_name_parts": {"given_name": "Ada", "family_name": "Lovelace"},
+             "attendee_email": "ada@example.org", "price": 23.25, "item": {"name": "Conference ticket"}},
+            {"positionid": 2, "attendee_name": "Grace Hopper", "attendee_email": "grace@example.org", "price": 23.25,
+             "item": {"name": "Conference ticket"}}
+        ]
+    })
+}
+
+/// The same order after payment.
+pub fn paid_order() -> Value {
+    let mut order = pending_order();
+    order["status"] = json!("p");
+    order["payment_date"] = json!("2026-11-20T10:15:00+00:00");
+    order
+}
