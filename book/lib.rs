@@ -1,0 +1,17 @@
+//! The outsync book. Each chapter is included here as documentation, so `cargo test`
+//! compiles and runs every Rust code block of the book against the real crates.
+
+#[doc = include_str!("src/introduction.md")]
+pub mod introduction {}
+
+#[doc = include_str!("src/concepts.md")]
+pub mod concepts {}
+
+#[doc = include_str!("src/mappings-json.md")]
+pub mod mappings_json {}
+
+#[doc = include_str!("src/implementing-a-provider.md")]
+pub mod implementing_a_provider {}
+
+#[doc = include_str!("src/performance.md")]
+pub mod performance {}
