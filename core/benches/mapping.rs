@@ -6,8 +6,8 @@
 use outsync_core::mapping::{ObjectMapping, assign_properties};
 use outsync_core::schema::{ComputedFields, Inputs, SourceSchema};
 use outsync_core::{
-    ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest,
-    async_trait, sync_object,
+    ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
+    sync_object,
 };
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -90,7 +90,11 @@ fn measure(budget: Duration, mut body: impl FnMut()) -> (u64, Duration) {
 
 fn main() {
     let computed = ComputedFields::new().with("event_order_code", |order, _| {
-        json!(format!("{}-{}", order["event"].as_str().unwrap_or(""), order["code"].as_str().unwrap_or("")))
+        json!(format!(
+            "{}-{}",
+            order["event"].as_str().unwrap_or(""),
+            order["code"].as_str().unwrap_or("")
+        ))
     });
     let schema = SourceSchema::from_json(SCHEMA, &computed).expect("bench schema");
     let mappings = ObjectMapping::load_all(MAPPINGS, &schema).expect("bench mappings");
@@ -101,7 +105,11 @@ fn main() {
     let per_object = mapping.property_mappings().len() as u64;
 
     let (iterations, elapsed) = measure(budget, || {
-        black_box(mapping.evaluate(black_box(&inputs), Some(";")).expect("evaluates"));
+        black_box(
+            mapping
+                .evaluate(black_box(&inputs), Some(";"))
+                .expect("evaluates"),
+        );
     });
     println!(
         "evaluate: {:>12.0} properties/s ({:.0} objects/s, {} properties per object, {:.0} ns per object)",
@@ -117,7 +125,12 @@ fn main() {
                      "language": "en", "tags": "VIP;Staff", "order": "democon-ABC12"});
     let old = old.as_object().expect("object").clone();
     let (iterations, elapsed) = measure(budget, || {
-        black_box(assign_properties(black_box(&properties), black_box(&old), false, Some(";")));
+        black_box(assign_properties(
+            black_box(&properties),
+            black_box(&old),
+            false,
+            Some(";"),
+        ));
     });
     println!(
         "assign_properties: {:>12.0} calls/s ({:.0} properties/s, {:.0} ns per call)",
@@ -136,7 +149,11 @@ fn main() {
         let mut iterations = 0u64;
         while start.elapsed() < budget {
             for _ in 0..1000 {
-                black_box(sync_object(&provider, &reference, &data).await.expect("syncs"));
+                black_box(
+                    sync_object(&provider, &reference, &data)
+                        .await
+                        .expect("syncs"),
+                );
             }
             iterations += 1000;
         }

@@ -6,8 +6,8 @@
 
 use outsync_core::mapping::{ObjectMapping, assign_properties};
 use outsync_core::{
-    OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncAction, SyncError,
-    SyncOutcome, SyncRequest, async_trait, register_provider,
+    OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncAction, SyncError, SyncOutcome,
+    SyncRequest, async_trait, register_provider,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
