@@ -2,8 +2,8 @@
 //!
 //! Everything a provider crate or an application needs to sync objects into external
 //! systems: the source [`schema`], the [`mapping`] engine, the provider contract
-//! ([`OutboundSyncProvider`]), syncing one object ([`sync_object`]) and the provider
-//! [`registry`].
+//! ([`OutboundSyncProvider`]), syncing one object ([`sync_object`]), the provider
+//! [`registry`], and the persistent retry [`queue`] with its [`worker`].
 //!
 //! ```
 //! use outsync_core::mapping::{assign_properties, Property, UpdateMode};
@@ -16,9 +16,12 @@
 pub mod error;
 pub mod mapping;
 pub mod provider;
+pub mod queue;
 pub mod registry;
 pub mod schema;
+pub mod source;
 pub mod sync;
+pub mod worker;
 
 pub use error::{FailureKind, SyncError, SyncResult};
 pub use provider::{
@@ -28,7 +31,10 @@ pub use provider::{
 pub use registry::{
     ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
 };
+pub use queue::{EnqueueOptions, Queue, QueueError};
+pub use source::ObjectSource;
 pub use sync::{ObjectSyncReport, sync_object};
+pub use worker::{Worker, WorkerConfig};
 
 /// Re-exported so providers need no direct dependency on `async-trait`.
 pub use async_trait::async_trait;

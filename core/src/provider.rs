@@ -282,6 +282,14 @@ pub trait OutboundSyncProvider: Send + Sync {
         Ok(())
     }
 
+    /// Called instead of a sync when the application no longer has the object (its
+    /// `ObjectSource` returned `None`). The default does nothing and the job ends with a run
+    /// record saying so; a provider may delete or deactivate the external object here.
+    async fn object_missing(&self, object: &ObjectRef) -> Result<(), SyncError> {
+        let _ = object;
+        Ok(())
+    }
+
     /// Releases resources (sessions, connections) when the provider is shut down.
     async fn close(&self) {}
 }

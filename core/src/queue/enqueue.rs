@@ -1,0 +1,200 @@
+//! Enqueueing jobs, one at a time or in batches, with coalescing.
+
+use super::error::QueueError;
+use super::sql::{get, statement, values_list};
+use super::{Queue, is_postgres};
+use crate::ObjectRef;
+use sea_orm::{ConnectionTrait, Value};
+use std::collections::HashMap;
+
+/// Options of one enqueue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnqueueOptions {
+    /// Do not run before this time (ms since the epoch).
+    pub not_before_ms: Option<i64>,
+    /// The object's current state; without it the worker loads the object through the
+    /// application's `ObjectSource` when the job runs (so a late sync sends the latest
+    /// data).
+    pub snapshot: Option<serde_json::Value>,
+    /// Run as soon as possible, even if an earlier enqueue asked for later.
+    pub immediate: bool,
+}
+
+/// The job an enqueue created or updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job id.
+    pub id: i64,
+    /// `false` when the enqueue was merged into a pending job of the same object.
+    pub created: bool,
+}
+
+/// One item of a batch enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueItem {
+    /// The provider.
+    pub provider: String,
+    /// The object.
+    pub object: ObjectRef,
+    /// Why it is enqueued.
+    pub triggered_by: String,
+    /// Options.
+    pub options: EnqueueOptions,
+}
+
+/// What a batch enqueue did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// New jobs.
+    pub created: usize,
+    /// Enqueues merged into pending jobs (including duplicates within the batch).
+    pub coalesced: usize,
+}
+
+/// Rows per multi-row statement: 7 parameters each stays far below SQLite's and
+/// PostgreSQL's parameter limits.
+const BATCH_ROWS: usize = 2000;
+
+/// The statement inserting `rows` jobs, merging each into a pending job of the same object.
+/// On PostgreSQL it also notifies listening workers (delivered at commit, so a rolled-back
+/// outbox transaction wakes nobody).
+fn insert_sql(rows: usize, postgres: bool) -> String {
+    // On a pending row of the same object: take the newest data; move not_before only when
+    // this enqueue asked for a time (not_before >= 0).
+    let insert = format!(
+        "INSERT INTO sync_queue \
+         (provider, object_type, object_id, snapshot, triggered_by, triggered_at, not_before) \
+         VALUES {} \
+         ON CONFLICT (provider, object_type, object_id) WHERE lease_owner IS NULL AND failure_mode IS NULL \
+         DO UPDATE SET snapshot = excluded.snapshot, triggered_by = excluded.triggered_by, \
+           triggered_at = excluded.triggered_at, \
+           not_before = CASE WHEN excluded.not_before < 0 THEN sync_queue.not_before ELSE excluded.not_before END, \
+           coalesced = sync_queue.coalesced + 1 \
+         RETURNING id, coalesced",
+        values_list(rows, 7, 0)
+    );
+    if postgres {
+        format!(
+            "WITH ins AS ({insert}) SELECT ins.id, ins.coalesced FROM ins \
+             CROSS JOIN (SELECT pg_notify('outsync_queue', '')) AS notified"
+        )
+    } else {
+        insert
+    }
+}
+
+impl Queue {
+    /// Enqueues a sync of `object` by `provider`.
+    ///
+    /// Works on any connection or transaction: inside the application's transaction the job
+    /// commits or rolls back with it. While a job of the same object is pending, the enqueue
+    /// updates it (newest snapshot and trigger) instead of adding one; while the object is
+    /// being synced, a new pending job is created, so the change is synced afterwards.
+    pub async fn enqueue<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        provider: &str,
+        object: &ObjectRef,
+        triggered_by: &str,
+        options: EnqueueOptions,
+    ) -> Result<Enqueued, QueueError> {
+        self.check_provider(provider)?;
+        let now = self.now_ms();
+        let values = row_values(provider, object, triggered_by, &options, now);
+        let sql = insert_sql(1, is_postgres(conn));
+        let row = conn
+            .query_one_raw(statement(conn, &sql, Vec::from(values)))
+            .await
+            .map_err(QueueError::db("enqueueing a job"))?
+            .ok_or_else(|| QueueError::Corrupt {
+                job: 0,
+                problem: "enqueue returned no row".into(),
+            })?;
+        let id: i64 = get(&row, "id").map_err(QueueError::db("reading the enqueued job"))?;
+        let coalesced: i32 =
+            get(&row, "coalesced").map_err(QueueError::db("reading the enqueued job"))?;
+        self.wake();
+        Ok(Enqueued {
+            id,
+            created: coalesced == 0,
+        })
+    }
+
+    /// Enqueues many jobs with few statements (for backfills). Items for the same provider
+    /// and object are merged (the last one wins), as separate enqueues would be.
+    pub async fn enqueue_many<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        items: &[EnqueueItem],
+    ) -> Result<BatchSummary, QueueError> {
+        for item in items {
+            self.check_provider(&item.provider)?;
+        }
+        let mut latest: HashMap<(&str, &ObjectRef), usize> = HashMap::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            latest.insert((item.provider.as_str(), &item.object), index);
+        }
+        let mut unique: Vec<usize> = latest.into_values().collect();
+        unique.sort_unstable();
+        let mut summary = BatchSummary {
+            coalesced: items.len() - unique.len(),
+            ..BatchSummary::default()
+        };
+        let now = self.now_ms();
+        let postgres = is_postgres(conn);
+        for chunk in unique.chunks(BATCH_ROWS) {
+            let mut values = Vec::with_capacity(chunk.len() * 7);
+            for &index in chunk {
+                let item = &items[index];
+                values.extend(row_values(
+                    &item.provider,
+                    &item.object,
+                    &item.triggered_by,
+                    &item.options,
+                    now,
+                ));
+            }
+            let sql = insert_sql(chunk.len(), postgres);
+            let rows = conn
+                .query_all_raw(statement(conn, &sql, values))
+                .await
+                .map_err(QueueError::db("enqueueing a batch of jobs"))?;
+            for row in rows {
+                let coalesced: i32 = get(&row, "coalesced")
+                    .map_err(QueueError::db("reading the enqueued jobs"))?;
+                if coalesced == 0 {
+                    summary.created += 1;
+                } else {
+                    summary.coalesced += 1;
+                }
+            }
+        }
+        self.wake();
+        Ok(summary)
+    }
+}
+
+/// The 7 column values of one job row. `not_before` is `-1` when the enqueue did not ask for
+/// a time, so a merge keeps the pending row's time (a new row then runs at once).
+fn row_values(
+    provider: &str,
+    object: &ObjectRef,
+    triggered_by: &str,
+    options: &EnqueueOptions,
+    now: i64,
+) -> [Value; 7] {
+    let not_before = match (options.immediate, options.not_before_ms) {
+        (true, _) => now,
+        (false, Some(at)) => at,
+        (false, None) => -1,
+    };
+    [
+        provider.into(),
+        object.object_type.as_str().into(),
+        object.id.as_str().into(),
+        options.snapshot.as_ref().map(ToString::to_string).into(),
+        triggered_by.into(),
+        now.into(),
+        not_before.into(),
+    ]
+}

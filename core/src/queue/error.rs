@@ -1,0 +1,44 @@
+//! Queue errors.
+
+use sea_orm::DbErr;
+
+/// A queue operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// A job was enqueued for a provider this queue does not know.
+    #[error("cannot enqueue for provider \"{provider}\": it is not registered; known providers: {known}")]
+    UnknownProvider {
+        /// The requested provider.
+        provider: String,
+        /// The known providers, comma-separated.
+        known: String,
+    },
+    /// The database refused an operation.
+    #[error("queue database error while {operation}")]
+    Database {
+        /// What the queue was doing.
+        operation: &'static str,
+        /// The database error.
+        #[source]
+        source: DbErr,
+    },
+    /// No job has this id.
+    #[error("job {0} does not exist (already finished or cancelled?)")]
+    JobNotFound(i64),
+    /// A job's stored data is unreadable.
+    #[error("job {job}: {problem}")]
+    Corrupt {
+        /// The job id.
+        job: i64,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl QueueError {
+    /// A closure wrapping a [`DbErr`] with what the queue was doing.
+    pub(crate) fn db(operation: &'static str) -> impl FnOnce(DbErr) -> Self {
+        move |source| Self::Database { operation, source }
+    }
+}

@@ -1,0 +1,173 @@
+//! The queue's tables, created by sea-orm-migration with the same definitions on SQLite and
+//! PostgreSQL. Migrations are recorded in `outsync_migrations`, apart from the
+//! application's own.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, big_pk_auto, integer, string, string_null, text, text_null,
+};
+use sea_orm_migration::sea_orm::DbErr;
+
+/// Applies outsync's migrations: `Migrator::up(&db, None).await`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateQueueTables)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "outsync_migrations".into_iden()
+    }
+}
+
+/// Creates `sync_queue`, `sync_result` and `sync_run`.
+struct CreateQueueTables;
+
+impl MigrationName for CreateQueueTables {
+    fn name(&self) -> &str {
+        "m20261123_000001_create_queue_tables"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateQueueTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("sync_queue")
+                    .if_not_exists()
+                    .col(big_pk_auto("id"))
+                    .col(string("provider"))
+                    .col(string("object_type"))
+                    .col(string("object_id"))
+                    .col(text_null("snapshot"))
+                    .col(string("triggered_by"))
+                    .col(big_integer("triggered_at"))
+                    .col(big_integer("not_before"))
+                    .col(integer("failed_attempts").default(0))
+                    .col(string_null("failure_mode"))
+                    .col(text_null("last_error"))
+                    .col(text_null("last_error_detail"))
+                    .col(string_null("lease_owner"))
+                    .col(big_integer_null("lease_expires_at"))
+                    .col(big_integer("fencing_token").default(0))
+                    .col(integer("coalesced").default(0))
+                    .to_owned(),
+            )
+            .await?;
+        let connection = manager.get_connection();
+        // One pending row per (provider, object): enqueues coalesce into it. Partial unique
+        // indexes read the same on SQLite and PostgreSQL.
+        connection
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX IF NOT EXISTS sync_queue_one_pending \
+                 ON sync_queue (provider, object_type, object_id) \
+                 WHERE lease_owner IS NULL AND failure_mode IS NULL",
+            )
+            .await?;
+        connection
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS sync_queue_due \
+                 ON sync_queue (not_before, id) WHERE lease_owner IS NULL AND failure_mode IS NULL",
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("sync_queue_object")
+                    .table("sync_queue")
+                    .col("provider")
+                    .col("object_type")
+                    .col("object_id")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("sync_queue_lease")
+                    .table("sync_queue")
+                    .col("lease_expires_at")
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table("sync_result")
+                    .if_not_exists()
+                    .col(big_pk_auto("id"))
+                    .col(string("provider"))
+                    .col(string("object_type"))
+                    .col(string("object_id"))
+                    .col(string("child_id").default(""))
+                    .col(string("mapping_id"))
+                    .col(string("external_object_type"))
+                    .col(string("external_id_field"))
+                    .col(string("id_value"))
+                    .col(text_null("external_link_href"))
+                    .col(text_null("external_link_display_name"))
+                    .col(string("action"))
+                    .col(text_null("sync_info"))
+                    .col(big_integer("transmitted_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("sync_result_unique")
+                    .table("sync_result")
+                    .col("provider")
+                    .col("object_type")
+                    .col("object_id")
+                    .col("child_id")
+                    .col("mapping_id")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table("sync_run")
+                    .if_not_exists()
+                    .col(big_pk_auto("id"))
+                    .col(big_integer("at"))
+                    .col(string("provider"))
+                    .col(string("object_type"))
+                    .col(string("object_id"))
+                    .col(big_integer_null("job_id"))
+                    .col(string_null("triggered_by"))
+                    .col(integer("attempt").default(0))
+                    .col(string("outcome"))
+                    .col(text("actions"))
+                    .col(text_null("error"))
+                    .col(text_null("error_detail"))
+                    .col(big_integer("duration_ms").default(0))
+                    .col(string_null("worker"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, columns) in [
+            ("sync_run_at", &["at"][..]),
+            ("sync_run_object", &["provider", "object_type", "object_id"][..]),
+        ] {
+            let mut index = Index::create();
+            index.if_not_exists().name(name).table("sync_run");
+            for column in columns {
+                index.col(*column);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! The persistent retry queue on sea-orm: SQLite embedded by default, PostgreSQL for many
+//! workers on many hosts.
+//!
+//! A [`Queue`] enqueues jobs on any [`ConnectionTrait`] — including the application's own
+//! open transaction, so a job commits or rolls back with the change that caused it — and
+//! offers the operator API (list, retry, cancel, statistics, results, runs). The
+//! [`Worker`](crate::worker::Worker) claims and runs the jobs.
+
+mod clock;
+mod connect;
+mod enqueue;
+pub mod entity;
+mod error;
+mod migration;
+mod operator;
+mod retry;
+pub(crate) mod sql;
+pub(crate) mod store;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
+pub use connect::connect;
+pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
+pub use error::QueueError;
+pub use migration::Migrator;
+pub use operator::{JobFilter, JobState, QueueStats, RunOutcome};
+pub use retry::{LeaseExpiry, RetryPolicy};
+
+use sea_orm::ConnectionTrait;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// How a stopped job failed (stored in `sync_queue.failure_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureMode {
+    /// Recoverable failures reached the provider's `max_attempts`.
+    Exceeded,
+    /// The external system rejected the object.
+    Permanent,
+    /// The configuration is wrong.
+    Config,
+    /// The sync panicked or failed unexpectedly.
+    Internal,
+    /// The sync overran its time or its worker vanished (per the lease policy).
+    Timeout,
+}
+
+impl FailureMode {
+    /// All modes.
+    pub const ALL: [FailureMode; 5] = [
+        Self::Exceeded,
+        Self::Permanent,
+        Self::Config,
+        Self::Internal,
+        Self::Timeout,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exceeded => "exceeded",
+            Self::Permanent => "permanent",
+            Self::Config => "config",
+            Self::Internal => "internal",
+            Self::Timeout => "timeout",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|mode| mode.as_str() == text)
+    }
+}
+
+impl fmt::Display for FailureMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The queue: enqueue jobs and operate on them. Cheap to clone; clones share the clock
+/// and the wake-up signal of in-process workers.
+#[derive(Clone)]
+pub struct Queue {
+    known_providers: Arc<BTreeSet<String>>,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("known_providers", &self.known_providers)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    /// A queue accepting jobs for `providers` (identifiers), on the system clock.
+    pub fn new<I, S>(providers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            known_providers: Arc::new(providers.into_iter().map(Into::into).collect()),
+            clock: Arc::new(SystemClock),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A queue accepting jobs for every provider in `registry`.
+    pub fn from_registry(registry: &crate::Registry) -> Self {
+        Self::new(registry.providers().iter().map(|r| r.identifier))
+    }
+
+    /// Uses `clock` instead of the system clock (tests move time with a [`ManualClock`]).
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Now, by the queue's clock (ms).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The providers jobs may be enqueued for.
+    pub fn known_providers(&self) -> &BTreeSet<String> {
+        &self.known_providers
+    }
+
+    /// Wakes an idle in-process worker (enqueue does this by itself; call it after
+    /// committing an outbox transaction to skip the poll interval on SQLite).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn wake_signal(&self) -> &Arc<Notify> {
+        &self.wake
+    }
+
+    fn check_provider(&self, provider: &str) -> Result<(), QueueError> {
+        if self.known_providers.contains(provider) {
+            Ok(())
+        } else {
+            Err(QueueError::UnknownProvider {
+                provider: provider.to_owned(),
+                known: self
+                    .known_providers
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+
+    /// Applies outsync's migrations to `db` (idempotent).
+    pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), QueueError> {
+        use sea_orm_migration::MigratorTrait;
+        Migrator::up(db, None)
+            .await
+            .map_err(QueueError::db("applying migrations"))
+    }
+}
+
+/// Whether `conn` is PostgreSQL (else SQLite).
+pub(crate) fn is_postgres<C: ConnectionTrait>(conn: &C) -> bool {
+    matches!(conn.get_database_backend(), sea_orm::DbBackend::Postgres)
+}

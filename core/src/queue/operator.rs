@@ -1,0 +1,304 @@
+//! The operator API: what the server and the CLI expose to inspect and steer the queue.
+
+use super::entity::{sync_queue, sync_result, sync_run};
+use super::error::QueueError;
+use super::sql::{get, statement};
+use super::store::{RunRecord, insert_runs};
+use super::{FailureMode, Queue};
+use crate::ObjectRef;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The state of a job, as operators filter by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Waiting to run (due now or scheduled for later).
+    Pending,
+    /// Held by a worker.
+    Running,
+    /// Stopped with any failure mode.
+    Failed,
+    /// Stopped with this failure mode.
+    FailedWith(FailureMode),
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs of this provider.
+    pub provider: Option<String>,
+    /// Only jobs of this object.
+    pub object: Option<ObjectRef>,
+    /// At most this many (0 = 100).
+    pub limit: u64,
+    /// Skip this many.
+    pub offset: u64,
+}
+
+/// How a run ended (stored in `sync_run.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// Synced.
+    Success,
+    /// The provider's `should_sync` declined the object.
+    Skipped,
+    /// The application no longer has the object.
+    ObjectMissing,
+    /// A recoverable failure; the job will be retried.
+    Retry,
+    /// The job stopped with this failure mode.
+    Failed(FailureMode),
+    /// The job's provider is not registered; the job was dropped.
+    Dropped,
+    /// An operator cancelled the job.
+    Cancelled,
+}
+
+impl RunOutcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Skipped => "skipped",
+            Self::ObjectMissing => "object_missing",
+            Self::Retry => "retry",
+            Self::Failed(mode) => mode.as_str(),
+            Self::Dropped => "dropped",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Job counts by provider and state (`due`, `scheduled`, `running`, or a failure mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// provider → state → count.
+    pub by_provider: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+impl QueueStats {
+    /// The number of jobs in `state` over all providers.
+    pub fn total(&self, state: &str) -> i64 {
+        self.by_provider
+            .values()
+            .filter_map(|states| states.get(state))
+            .sum()
+    }
+
+    /// All jobs.
+    pub fn jobs(&self) -> i64 {
+        self.by_provider.values().flat_map(|states| states.values()).sum()
+    }
+}
+
+impl Queue {
+    /// Lists jobs, oldest first.
+    pub async fn list_jobs<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        filter: &JobFilter,
+    ) -> Result<Vec<sync_queue::Model>, QueueError> {
+        use sync_queue::Column;
+        let mut query = sync_queue::Entity::find().order_by_asc(Column::Id);
+        query = match filter.state {
+            None => query,
+            Some(JobState::Pending) => query
+                .filter(Column::LeaseOwner.is_null())
+                .filter(Column::FailureMode.is_null()),
+            Some(JobState::Running) => query.filter(Column::LeaseOwner.is_not_null()),
+            Some(JobState::Failed) => query.filter(Column::FailureMode.is_not_null()),
+            Some(JobState::FailedWith(mode)) => query.filter(Column::FailureMode.eq(mode.as_str())),
+        };
+        if let Some(provider) = &filter.provider {
+            query = query.filter(Column::Provider.eq(provider.as_str()));
+        }
+        if let Some(object) = &filter.object {
+            query = query
+                .filter(Column::ObjectType.eq(object.object_type.as_str()))
+                .filter(Column::ObjectId.eq(object.id.as_str()));
+        }
+        let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        query
+            .offset(filter.offset)
+            .limit(limit)
+            .all(conn)
+            .await
+            .map_err(QueueError::db("listing jobs"))
+    }
+
+    /// One job.
+    pub async fn job<C: ConnectionTrait>(&self, conn: &C, id: i64) -> Result<sync_queue::Model, QueueError> {
+        sync_queue::Entity::find_by_id(id)
+            .one(conn)
+            .await
+            .map_err(QueueError::db("reading a job"))?
+            .ok_or(QueueError::JobNotFound(id))
+    }
+
+    /// Makes a job due now: a stopped job loses its failure mode and attempt count (the
+    /// operator fixed the cause), a scheduled one skips its wait. If the object has another
+    /// pending job, that one is made due and this one removed (one pending job per
+    /// object). A running job is left alone.
+    pub async fn retry(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
+        let job = self.job(conn, id).await?;
+        if job.lease_owner.is_some() {
+            return Ok(());
+        }
+        let now = self.now_ms();
+        let tx = conn.begin().await.map_err(QueueError::db("starting a transaction"))?;
+        let sibling = tx
+            .query_one_raw(statement(
+                &tx,
+                "SELECT id FROM sync_queue WHERE provider = $1 AND object_type = $2 AND object_id = $3 \
+                 AND lease_owner IS NULL AND failure_mode IS NULL AND id <> $4",
+                vec![job.provider.as_str().into(), job.object_type.as_str().into(), job.object_id.as_str().into(), id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("retrying a job"))?;
+        if let Some(sibling) = sibling {
+            let sibling_id: i64 = get(&sibling, "id").map_err(QueueError::db("retrying a job"))?;
+            tx.execute_raw(statement(&tx, "DELETE FROM sync_queue WHERE id = $1", vec![id.into()]))
+                .await
+                .map_err(QueueError::db("retrying a job"))?;
+            tx.execute_raw(statement(
+                &tx,
+                "UPDATE sync_queue SET not_before = $1, failed_attempts = 0 WHERE id = $2",
+                vec![now.into(), sibling_id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("retrying a job"))?;
+        } else {
+            tx.execute_raw(statement(
+                &tx,
+                "UPDATE sync_queue SET failure_mode = NULL, failed_attempts = 0, not_before = $1 \
+                 WHERE id = $2 AND lease_owner IS NULL",
+                vec![now.into(), id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("retrying a job"))?;
+        }
+        tx.commit().await.map_err(QueueError::db("retrying a job"))?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Removes a job, whatever its state, with a run record saying it was cancelled. A
+    /// worker still running it finds its lease gone and records nothing.
+    pub async fn cancel(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
+        let job = self.job(conn, id).await?;
+        let tx = conn.begin().await.map_err(QueueError::db("starting a transaction"))?;
+        tx.execute_raw(statement(&tx, "DELETE FROM sync_queue WHERE id = $1", vec![id.into()]))
+            .await
+            .map_err(QueueError::db("cancelling a job"))?;
+        let run = RunRecord {
+            at: self.now_ms(),
+            provider: job.provider,
+            object: ObjectRef::new(job.object_type, job.object_id),
+            job_id: Some(id),
+            triggered_by: Some(job.triggered_by),
+            attempt: job.failed_attempts,
+            outcome: RunOutcome::Cancelled,
+            actions: BTreeMap::new(),
+            error: job.last_error,
+            error_detail: None,
+            duration_ms: 0,
+            worker: None,
+        };
+        insert_runs(&tx, &[run]).await?;
+        tx.commit().await.map_err(QueueError::db("cancelling a job"))
+    }
+
+    /// Counts jobs by provider and state.
+    pub async fn stats<C: ConnectionTrait>(&self, conn: &C) -> Result<QueueStats, QueueError> {
+        let rows = conn
+            .query_all_raw(statement(
+                conn,
+                "SELECT provider, CASE WHEN failure_mode IS NOT NULL THEN failure_mode \
+                   WHEN lease_owner IS NOT NULL THEN 'running' \
+                   WHEN not_before > $1 THEN 'scheduled' ELSE 'due' END AS state, \
+                 COUNT(*) AS jobs FROM sync_queue GROUP BY 1, 2",
+                vec![self.now_ms().into()],
+            ))
+            .await
+            .map_err(QueueError::db("counting jobs"))?;
+        let mut stats = QueueStats::default();
+        for row in rows {
+            let read = || -> Result<(String, String, i64), sea_orm::DbErr> {
+                Ok((get(&row, "provider")?, get(&row, "state")?, get(&row, "jobs")?))
+            };
+            let (provider, state, jobs) = read().map_err(QueueError::db("counting jobs"))?;
+            stats.by_provider.entry(provider).or_default().insert(state, jobs);
+        }
+        Ok(stats)
+    }
+
+    /// The stored results of one object (all providers, or one).
+    pub async fn results<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        object: &ObjectRef,
+        provider: Option<&str>,
+    ) -> Result<Vec<sync_result::Model>, QueueError> {
+        use sync_result::Column;
+        let mut query = sync_result::Entity::find()
+            .filter(Column::ObjectType.eq(object.object_type.as_str()))
+            .filter(Column::ObjectId.eq(object.id.as_str()))
+            .order_by_asc(Column::Provider)
+            .order_by_asc(Column::MappingId)
+            .order_by_asc(Column::ChildId);
+        if let Some(provider) = provider {
+            query = query.filter(Column::Provider.eq(provider));
+        }
+        query.all(conn).await.map_err(QueueError::db("reading sync results"))
+    }
+
+    /// The last `count` runs, newest first (optionally of one object).
+    pub async fn recent_runs<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        count: u64,
+        object: Option<&ObjectRef>,
+    ) -> Result<Vec<sync_run::Model>, QueueError> {
+        use sync_run::Column;
+        let mut query = sync_run::Entity::find().order_by_desc(Column::Id).limit(count);
+        if let Some(object) = object {
+            query = query
+                .filter(Column::ObjectType.eq(object.object_type.as_str()))
+                .filter(Column::ObjectId.eq(object.id.as_str()));
+        }
+        query.all(conn).await.map_err(QueueError::db("reading runs"))
+    }
+
+    /// The number of run records.
+    pub async fn count_runs<C: ConnectionTrait>(&self, conn: &C) -> Result<u64, QueueError> {
+        sync_run::Entity::find().count(conn).await.map_err(QueueError::db("counting runs"))
+    }
+
+    /// Deletes run records older than `retention`; returns how many.
+    pub async fn prune_runs<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        retention: std::time::Duration,
+    ) -> Result<u64, QueueError> {
+        let cutoff = self.now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let result = sync_run::Entity::delete_many()
+            .filter(sync_run::Column::At.lt(cutoff))
+            .exec(conn)
+            .await
+            .map_err(QueueError::db("pruning runs"))?;
+        Ok(result.rows_affected)
+    }
+}

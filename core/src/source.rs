@@ -1,0 +1,14 @@
+//! Where the worker gets an object's current state when a job carries no snapshot.
+
+use crate::{ObjectRef, SyncError};
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// Loads objects of the application by reference. Implemented by the application, so a
+/// job that runs late sends the object's latest state rather than the state at enqueue.
+#[async_trait]
+pub trait ObjectSource: Send + Sync {
+    /// The object's current state, or `None` if it no longer exists. Errors follow the
+    /// usual meaning (a recoverable error retries the job).
+    async fn load(&self, object: &ObjectRef) -> Result<Option<Value>, SyncError>;
+}

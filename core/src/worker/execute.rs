@@ -1,0 +1,204 @@
+//! Running one claimed job: load the object, sync it under a time limit, and turn what
+//! happened into a [`Completion`].
+
+use super::WorkerContext;
+use crate::queue::store::{ClaimedJob, Completion, RunRecord, Setback};
+use crate::queue::{FailureMode, RunOutcome};
+use crate::{ObjectSyncReport, OutboundSyncProvider, SyncError, sync_object};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the job's task produced.
+enum TaskResult {
+    Synced(ObjectSyncReport),
+    Missing,
+}
+
+/// Runs `job` and decides what happens to it.
+pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Completion {
+    let started = Instant::now();
+    let Some(provider) = context.providers.get(&job.provider).cloned() else {
+        // Claims only ask for known providers; this is a defensive fallback.
+        return stop(&context, job, FailureMode::Config, &SyncError::config("provider is not registered in this worker"), started);
+    };
+    if let Some(gate) = context.gates.get(&job.provider) {
+        if let Some(rate) = &gate.rate {
+            rate.until_ready().await;
+        }
+    }
+    let _slot = match context.gates.get(&job.provider) {
+        Some(gate) => gate.slots.clone().acquire_owned().await.ok(),
+        None => None,
+    };
+    let task = tokio::spawn(run_task(context.clone(), provider.clone(), job.clone()));
+    let abort = task.abort_handle();
+    let outcome = tokio::time::timeout(context.config.job_timeout, task).await;
+    match outcome {
+        Err(_elapsed) => {
+            abort.abort();
+            let error = SyncError::recoverable(format!(
+                "the sync did not finish within {} s and was stopped",
+                context.config.job_timeout.as_secs_f64()
+            ));
+            stop(&context, job, FailureMode::Timeout, &error, started)
+        }
+        Ok(Err(join_error)) => {
+            let message = if join_error.is_panic() {
+                format!("the sync panicked: {}", panic_text(join_error.into_panic()))
+            } else {
+                "the sync task was cancelled".to_owned()
+            };
+            stop(&context, job, FailureMode::Internal, &SyncError::permanent(message), started)
+        }
+        Ok(Ok(Err(error))) => failed(&context, provider.as_ref(), job, &error, started),
+        Ok(Ok(Ok(TaskResult::Missing))) => {
+            let run = run_record(&context, &job, RunOutcome::ObjectMissing, BTreeMap::new(), None, started);
+            Completion::Done { job, results: None, run }
+        }
+        Ok(Ok(Ok(TaskResult::Synced(report)))) => {
+            let outcome = if report.skipped { RunOutcome::Skipped } else { RunOutcome::Success };
+            let mut actions = BTreeMap::new();
+            for (_, results) in report.mapped_objects.iter() {
+                for result in results {
+                    *actions.entry(result.outcome.action.as_str().to_owned()).or_insert(0) += 1;
+                }
+            }
+            let run = run_record(&context, &job, outcome, actions, None, started);
+            Completion::Done { job, results: Some(report.mapped_objects), run }
+        }
+    }
+}
+
+async fn run_task(
+    context: Arc<WorkerContext>,
+    provider: Arc<dyn OutboundSyncProvider>,
+    job: ClaimedJob,
+) -> Result<TaskResult, SyncError> {
+    let data: Value = match &job.snapshot {
+        Some(text) => serde_json::from_str(text).map_err(|error| {
+            SyncError::permanent(format!("the job's snapshot is not valid JSON: {error}"))
+        })?,
+        None => {
+            let Some(source) = &context.source else {
+                return Err(SyncError::config(
+                    "the job has no snapshot and the worker has no ObjectSource to load the object",
+                ));
+            };
+            match source.load(&job.object).await? {
+                Some(data) => data,
+                None => {
+                    provider.object_missing(&job.object).await?;
+                    return Ok(TaskResult::Missing);
+                }
+            }
+        }
+    };
+    sync_object(provider.as_ref(), &job.object, &data)
+        .await
+        .map(TaskResult::Synced)
+}
+
+fn failed(
+    context: &WorkerContext,
+    provider: &dyn OutboundSyncProvider,
+    job: ClaimedJob,
+    error: &SyncError,
+    started: Instant,
+) -> Completion {
+    match error {
+        SyncError::Recoverable { .. } => {
+            let attempts = job.failed_attempts + 1;
+            let max = i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX);
+            if attempts >= max {
+                let mut exceeded = error.clone();
+                if let SyncError::Recoverable { messages, .. } = &mut exceeded {
+                    messages.insert(0, format!("maximum number of attempts ({max}) reached"));
+                }
+                return stop(context, job, FailureMode::Exceeded, &exceeded, started);
+            }
+            let now = context.clock.now_ms();
+            let not_before = next_attempt_at(context, provider, &job, attempts, error, now);
+            let run = run_record(context, &job, RunOutcome::Retry, BTreeMap::new(), Some(error), started);
+            Completion::Setback {
+                job,
+                setback: Setback::Retry { failed_attempts: attempts, not_before },
+                run: Some(run),
+            }
+        }
+        SyncError::Permanent { .. } => stop(context, job, FailureMode::Permanent, error, started),
+        SyncError::Config { .. } => stop(context, job, FailureMode::Config, error, started),
+    }
+}
+
+/// Retry-After wins; then the provider's own schedule; then the worker's backoff.
+fn next_attempt_at(
+    context: &WorkerContext,
+    provider: &dyn OutboundSyncProvider,
+    job: &ClaimedJob,
+    attempts: i32,
+    error: &SyncError,
+    now: i64,
+) -> i64 {
+    if let Some(wait) = error.retry_after() {
+        return now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+    }
+    let attempts = u32::try_from(attempts).unwrap_or(1);
+    if let Some(at) = provider.next_retry_at(attempts, crate::queue::to_datetime(now)) {
+        return at.timestamp_millis();
+    }
+    let seed = u64::try_from(job.id).unwrap_or_default();
+    let wait = context.config.retry.backoff(attempts, seed);
+    now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn stop(
+    context: &WorkerContext,
+    job: ClaimedJob,
+    mode: FailureMode,
+    error: &SyncError,
+    started: Instant,
+) -> Completion {
+    let failed_attempts = if mode == FailureMode::Exceeded { job.failed_attempts + 1 } else { job.failed_attempts };
+    let run = run_record(context, &job, RunOutcome::Failed(mode), BTreeMap::new(), Some(error), started);
+    Completion::Setback {
+        job,
+        setback: Setback::Stop { mode, failed_attempts },
+        run: Some(run),
+    }
+}
+
+pub(crate) fn run_record(
+    context: &WorkerContext,
+    job: &ClaimedJob,
+    outcome: RunOutcome,
+    actions: BTreeMap<String, usize>,
+    error: Option<&SyncError>,
+    started: Instant,
+) -> RunRecord {
+    RunRecord {
+        at: context.clock.now_ms(),
+        provider: job.provider.clone(),
+        object: job.object.clone(),
+        job_id: Some(job.id),
+        triggered_by: Some(job.triggered_by.clone()),
+        attempt: job.failed_attempts + 1,
+        outcome,
+        actions,
+        error: error.map(|e| e.messages().join("; ")),
+        error_detail: error.and_then(|e| e.full_message().map(str::to_owned)),
+        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        worker: Some(context.config.id.clone()),
+    }
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}

@@ -1,0 +1,401 @@
+//! The worker: claims due jobs in batches under a lease, runs them concurrently within
+//! per-provider limits, records how each ended, takes back expired leases, and shuts down
+//! gracefully.
+
+mod execute;
+mod limits;
+mod listen;
+
+pub use limits::ProviderLimits;
+
+use crate::queue::store::{self, ClaimedJob, Completion, Setback};
+use crate::queue::{FailureMode, LeaseExpiry, Queue, QueueError, RetryPolicy, RunOutcome, SharedClock};
+use crate::{ObjectSource, OutboundSyncProvider};
+use limits::ProviderGate;
+use sea_orm::DatabaseConnection;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The worker's name in leases and run records (default: host name, process id and a
+    /// random suffix).
+    pub id: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// Jobs claimed per statement at most.
+    pub batch_size: usize,
+    /// How long a claim holds a job; a worker that vanishes loses its jobs after this.
+    pub lease: Duration,
+    /// A sync running longer is stopped with failure mode `timeout` (keep it below `lease`).
+    pub job_timeout: Duration,
+    /// How often an idle worker looks for due jobs when no wake-up arrives.
+    pub poll_interval: Duration,
+    /// How often expired leases are taken back.
+    pub reap_interval: Duration,
+    /// Backoff and lease-expiry policy.
+    pub retry: RetryPolicy,
+    /// Limits per provider identifier.
+    pub limits: HashMap<String, ProviderLimits>,
+    /// Drop jobs of providers that are not registered, with a run record (pretix's
+    /// behaviour). Turn off when workers with different providers share a database.
+    pub drop_unknown_providers: bool,
+    /// How long shutdown waits for running jobs before releasing them.
+    pub shutdown_grace: Duration,
+    /// A PostgreSQL URL to `LISTEN` on for wake-ups from other processes.
+    pub postgres_listen_url: Option<String>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            id: default_worker_id(),
+            concurrency: 16,
+            batch_size: 64,
+            lease: Duration::from_secs(300),
+            job_timeout: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            reap_interval: Duration::from_secs(15),
+            retry: RetryPolicy::default(),
+            limits: HashMap::new(),
+            drop_unknown_providers: true,
+            shutdown_grace: Duration::from_secs(10),
+            postgres_listen_url: None,
+        }
+    }
+}
+
+fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("{host}-{}-{nanos:08x}", std::process::id())
+}
+
+/// What a drain or a run processed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkSummary {
+    /// Jobs processed, by run outcome (`success`, `retry`, `config`, …).
+    pub outcomes: BTreeMap<String, usize>,
+    /// Jobs whose end could not be recorded because their lease was lost.
+    pub lease_lost: usize,
+}
+
+impl WorkSummary {
+    /// Jobs processed.
+    pub fn processed(&self) -> usize {
+        self.outcomes.values().sum()
+    }
+
+    /// Jobs with outcome `outcome`.
+    pub fn count(&self, outcome: &str) -> usize {
+        self.outcomes.get(outcome).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, completion: &Completion) {
+        let outcome = match completion {
+            Completion::Done { run, .. } => run.outcome.as_str(),
+            Completion::Setback { run: Some(run), .. } => run.outcome.as_str(),
+            Completion::Setback { run: None, .. } => "released",
+        };
+        *self.outcomes.entry(outcome.to_owned()).or_insert(0) += 1;
+    }
+}
+
+/// Shared by a worker's tasks.
+pub(crate) struct WorkerContext {
+    pub(crate) providers: HashMap<String, Arc<dyn OutboundSyncProvider>>,
+    pub(crate) gates: HashMap<String, ProviderGate>,
+    pub(crate) source: Option<Arc<dyn ObjectSource>>,
+    pub(crate) config: WorkerConfig,
+    pub(crate) clock: SharedClock,
+}
+
+/// Runs jobs from the queue.
+pub struct Worker {
+    db: DatabaseConnection,
+    queue: Queue,
+    context: Arc<WorkerContext>,
+    provider_ids: Vec<String>,
+}
+
+impl Worker {
+    /// A worker for `providers` on `db`, with `queue`'s clock and wake-up signal.
+    pub fn new(
+        db: DatabaseConnection,
+        queue: Queue,
+        providers: Vec<Arc<dyn OutboundSyncProvider>>,
+        config: WorkerConfig,
+    ) -> Self {
+        let providers: HashMap<String, Arc<dyn OutboundSyncProvider>> = providers
+            .into_iter()
+            .map(|provider| (provider.identifier().to_owned(), provider))
+            .collect();
+        let gates = providers
+            .keys()
+            .map(|id| {
+                let limits = config.limits.get(id).copied().unwrap_or_default();
+                (id.clone(), ProviderGate::new(limits, config.concurrency))
+            })
+            .collect();
+        let mut provider_ids: Vec<String> = providers.keys().cloned().collect();
+        provider_ids.sort();
+        let context = Arc::new(WorkerContext {
+            providers,
+            gates,
+            source: None,
+            config,
+            clock: queue.clock().clone(),
+        });
+        Self { db, queue, context, provider_ids }
+    }
+
+    /// Loads objects of jobs without a snapshot from `source`.
+    #[must_use]
+    pub fn with_source(mut self, source: Arc<dyn ObjectSource>) -> Self {
+        Arc::get_mut(&mut self.context)
+            .expect("configure the worker before running it")
+            .source = Some(source);
+        self
+    }
+
+    /// The worker's configuration.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.context.config
+    }
+
+    fn lease_until(&self, now: i64) -> i64 {
+        now + i64::try_from(self.context.config.lease.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, QueueError> {
+        let now = self.context.clock.now_ms();
+        store::claim(&self.db, &self.provider_ids, &self.context.config.id, limit, now, self.lease_until(now)).await
+    }
+
+    /// Runs every job that is due now (and those that become due while it runs), then
+    /// returns. Used by `outsync sync`, tests and benchmarks.
+    pub async fn drain(&self) -> Result<WorkSummary, QueueError> {
+        let mut summary = WorkSummary::default();
+        self.housekeeping(&mut summary).await?;
+        loop {
+            let jobs = self.claim(self.context.config.concurrency.max(1)).await?;
+            if jobs.is_empty() {
+                return Ok(summary);
+            }
+            let mut tasks = JoinSet::new();
+            for job in jobs {
+                tasks.spawn(execute::execute(self.context.clone(), job));
+            }
+            let mut completions = Vec::with_capacity(tasks.len());
+            while let Some(done) = tasks.join_next().await {
+                completions.push(done.map_err(|error| QueueError::Corrupt {
+                    job: 0,
+                    problem: format!("job runner failed: {error}"),
+                })?);
+            }
+            self.write(completions, &mut summary).await?;
+        }
+    }
+
+    /// Claims and runs job `id` now, whatever its schedule (a stopped job is retried).
+    pub async fn run_job_now(&self, id: i64) -> Result<WorkSummary, QueueError> {
+        self.queue.retry(&self.db, id).await?;
+        let mut summary = WorkSummary::default();
+        let now = self.context.clock.now_ms();
+        let jobs = self.claim(self.context.config.batch_size).await?;
+        for job in jobs {
+            if job.id == id {
+                let completion = execute::execute(self.context.clone(), job).await;
+                self.write(vec![completion], &mut summary).await?;
+            } else {
+                self.write(vec![Completion::Setback { job, setback: Setback::Release, run: None }], &mut WorkSummary::default()).await?;
+            }
+        }
+        let _ = now;
+        Ok(summary)
+    }
+
+    async fn write(&self, completions: Vec<Completion>, summary: &mut WorkSummary) -> Result<(), QueueError> {
+        for completion in &completions {
+            summary.add(completion);
+        }
+        let total = completions.len();
+        let counted = store::record(&self.db, completions, self.context.clock.now_ms()).await?;
+        summary.lease_lost += total - counted;
+        Ok(())
+    }
+
+    /// Takes back jobs whose lease expired (their worker crashed or hung) and, if
+    /// configured, drops jobs of unregistered providers. Returns the number of jobs touched.
+    pub async fn reap(&self) -> Result<usize, QueueError> {
+        let mut summary = WorkSummary::default();
+        self.housekeeping(&mut summary).await?;
+        Ok(summary.processed())
+    }
+
+    async fn housekeeping(&self, summary: &mut WorkSummary) -> Result<(), QueueError> {
+        let now = self.context.clock.now_ms();
+        let expired = store::expired_leases(&self.db, now, 500).await?;
+        let mut completions = Vec::with_capacity(expired.len());
+        for job in expired {
+            completions.push(self.expired(job, now));
+        }
+        self.write(completions, summary).await?;
+        if self.context.config.drop_unknown_providers {
+            let dropped = store::drop_unknown_providers(&self.db, &self.provider_ids, now, &self.context.config.id).await?;
+            if dropped > 0 {
+                *summary.outcomes.entry(RunOutcome::Dropped.as_str().to_owned()).or_insert(0) += dropped;
+            }
+        }
+        Ok(())
+    }
+
+    fn expired(&self, job: ClaimedJob, now: i64) -> Completion {
+        let context = &self.context;
+        let attempts = job.failed_attempts + 1;
+        let max = context
+            .providers
+            .get(&job.provider)
+            .map_or(5, |provider| i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX));
+        let error = crate::SyncError::recoverable("the worker holding the job stopped responding (lease expired)");
+        let (setback, outcome) = match context.config.retry.on_lease_expiry {
+            LeaseExpiry::Timeout => (Setback::Stop { mode: FailureMode::Timeout, failed_attempts: attempts }, RunOutcome::Failed(FailureMode::Timeout)),
+            LeaseExpiry::Retry if attempts >= max => (Setback::Stop { mode: FailureMode::Exceeded, failed_attempts: attempts }, RunOutcome::Failed(FailureMode::Exceeded)),
+            LeaseExpiry::Retry => (Setback::Retry { failed_attempts: attempts, not_before: now }, RunOutcome::Retry),
+        };
+        let mut run = execute::run_record(context, &job, outcome, BTreeMap::new(), Some(&error), Instant::now());
+        run.worker = Some(format!("{} (reaper)", context.config.id));
+        Completion::Setback { job, setback, run: Some(run) }
+    }
+
+    /// Runs until `shutdown` completes: claims due jobs as slots free up, wakes at once on
+    /// enqueue (and on PostgreSQL `NOTIFY`), polls as a fallback, reaps expired leases.
+    /// On shutdown it stops claiming, lets running jobs finish for `shutdown_grace`, then
+    /// releases the rest back to the queue.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<WorkSummary, QueueError> {
+        let config = &self.context.config;
+        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let (sender, receiver) = mpsc::unbounded_channel::<Completion>();
+        let writer = tokio::spawn(write_completions(self.db.clone(), self.context.clock.clone(), receiver));
+        let listener = config
+            .postgres_listen_url
+            .clone()
+            .map(|url| tokio::spawn(listen::listen(url, self.queue.wake_signal().clone())));
+        let wake = self.queue.wake_signal().clone();
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        let running: Arc<std::sync::Mutex<HashMap<i64, ClaimedJob>>> = Arc::default();
+        let mut housekeeping_summary = WorkSummary::default();
+        let mut next_reap = Instant::now();
+        tokio::pin!(shutdown);
+        let result: Result<(), QueueError> = async {
+            loop {
+                if Instant::now() >= next_reap {
+                    self.housekeeping(&mut housekeeping_summary).await?;
+                    next_reap = Instant::now() + config.reap_interval;
+                }
+                while in_flight.try_join_next().is_some() {}
+                let free = slots.available_permits();
+                let claimed = if free > 0 { self.claim(free.min(config.batch_size.max(1))).await? } else { Vec::new() };
+                let got_full_batch = !claimed.is_empty() && claimed.len() == free.min(config.batch_size.max(1));
+                for job in claimed {
+                    let permit = slots.clone().acquire_owned().await.expect("semaphore open");
+                    running.lock().expect("running jobs").insert(job.id, job.clone());
+                    let context = self.context.clone();
+                    let sender = sender.clone();
+                    let running = running.clone();
+                    in_flight.spawn(async move {
+                        let id = job.id;
+                        let completion = execute::execute(context, job).await;
+                        running.lock().expect("running jobs").remove(&id);
+                        let _ = sender.send(completion);
+                        drop(permit);
+                    });
+                }
+                if got_full_batch {
+                    continue;
+                }
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(config.poll_interval) => {}
+                    Some(_) = in_flight.join_next(), if free == 0 => {}
+                }
+            }
+        }
+        .await;
+        // Shutdown: give running jobs time to finish, then release the rest.
+        let _ = tokio::time::timeout(config.shutdown_grace, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        let leftovers: Vec<ClaimedJob> = running.lock().expect("running jobs").drain().map(|(_, job)| job).collect();
+        for job in leftovers {
+            let _ = sender.send(Completion::Setback { job, setback: Setback::Release, run: None });
+        }
+        drop(sender);
+        if let Some(listener) = listener {
+            listener.abort();
+        }
+        let mut summary = writer.await.map_err(|error| QueueError::Corrupt { job: 0, problem: format!("result writer failed: {error}") })??;
+        for (outcome, count) in housekeeping_summary.outcomes {
+            *summary.outcomes.entry(outcome).or_insert(0) += count;
+        }
+        result.map(|()| summary)
+    }
+}
+
+/// Writes completions as they arrive, batching whatever is waiting into one transaction.
+async fn write_completions(
+    db: DatabaseConnection,
+    clock: SharedClock,
+    mut receiver: mpsc::UnboundedReceiver<Completion>,
+) -> Result<WorkSummary, QueueError> {
+    let mut summary = WorkSummary::default();
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        for completion in &batch {
+            summary.add(completion);
+        }
+        let total = batch.len();
+        let mut attempt = 0;
+        loop {
+            match store::record(&db, batch.clone(), clock.now_ms()).await {
+                Ok(counted) => {
+                    summary.lease_lost += total - counted;
+                    break;
+                }
+                Err(error) => {
+                    // The database is unreachable: keep the results and try again; the
+                    // leases protect the jobs meanwhile.
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "cannot record finished jobs; retrying");
+                    tokio::time::sleep(Duration::from_millis((200 * attempt).min(5000))).await;
+                    if attempt > 600 {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
