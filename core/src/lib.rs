@@ -28,10 +28,10 @@ pub use provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncAction,
     SyncOutcome, SyncRequest,
 };
+pub use queue::{EnqueueOptions, Queue, QueueError};
 pub use registry::{
     ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
 };
-pub use queue::{EnqueueOptions, Queue, QueueError};
 pub use source::ObjectSource;
 pub use sync::{ObjectSyncReport, sync_object};
 pub use worker::{Worker, WorkerConfig};

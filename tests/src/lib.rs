@@ -1,8 +1,11 @@
 //! Fixtures shared by outsync's tests: a pretix-like source schema, sample orders, an
 //! in-memory fake external API and providers reproducing pretix's documented scenarios.
 
+pub mod db;
 pub mod fake_api;
+pub mod file_target;
 pub mod providers;
 pub mod schema;
+pub mod scripted;
 
 pub use fake_api::FakeApi;

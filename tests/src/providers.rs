@@ -99,20 +99,20 @@ impl OutboundSyncProvider for FakeApiProvider {
             self.api
                 .retrieve_object(object_type, request.external_id_field, request.id_value);
         let mut properties = request.properties.clone();
-        if let Some((source_mapping, field)) = &self.association {
-            if request.mapping.id() != source_mapping {
-                // This external system stores lists as `;`-separated text.
-                let linked: Vec<String> = request
-                    .mapped_objects
-                    .outcomes(source_mapping)
-                    .map(|outcome| value_to_string(&outcome.info["_id"]))
-                    .collect();
-                properties.push(Property::new(
-                    field,
-                    Value::String(linked.join(";")),
-                    UpdateMode::Overwrite,
-                ));
-            }
+        if let Some((source_mapping, field)) = &self.association
+            && request.mapping.id() != source_mapping
+        {
+            // This external system stores lists as `;`-separated text.
+            let linked: Vec<String> = request
+                .mapped_objects
+                .outcomes(source_mapping)
+                .map(|outcome| value_to_string(&outcome.info["_id"]))
+                .collect();
+            properties.push(Property::new(
+                field,
+                Value::String(linked.join(";")),
+                UpdateMode::Overwrite,
+            ));
         }
         let updates = assign_properties(
             &properties,

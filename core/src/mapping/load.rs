@@ -444,17 +444,17 @@ fn load_entry(
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => match text.parse::<Conversion>() {
             Ok(conversion) => {
-                if let Some(PropertySource::Field(field)) = &source {
-                    if !conversion.accepts(field.field_type) {
-                        reporter.report(
-                            at,
-                            Some(&field.key),
-                            format!(
-                                "cannot convert a field of type {} to {conversion}",
-                                field.field_type
-                            ),
-                        );
-                    }
+                if let Some(PropertySource::Field(field)) = &source
+                    && !conversion.accepts(field.field_type)
+                {
+                    reporter.report(
+                        at,
+                        Some(&field.key),
+                        format!(
+                            "cannot convert a field of type {} to {conversion}",
+                            field.field_type
+                        ),
+                    );
                 }
                 Some(conversion)
             }

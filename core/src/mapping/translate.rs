@@ -59,10 +59,10 @@ pub fn translate_property_mappings(entries: &Value, translations: &[IdTranslatio
             let mut item = item.clone();
             if let Value::Object(object) = &mut item {
                 for key in ["source_field", "pretix_field"] {
-                    if let Some(Value::String(field)) = object.get_mut(key) {
-                        if let Some(new_key) = translate_key(field, translations) {
-                            *field = new_key;
-                        }
+                    if let Some(Value::String(field)) = object.get_mut(key)
+                        && let Some(new_key) = translate_key(field, translations)
+                    {
+                        *field = new_key;
                     }
                 }
             }

@@ -19,7 +19,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, QueueError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         options.max_connections(if in_memory { 1 } else { 8 });
         if in_memory {
-            options.min_connections(1).idle_timeout(None::<Duration>).max_lifetime(None::<Duration>);
+            options
+                .min_connections(1)
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>);
         }
         options.map_sqlx_sqlite_opts(|sqlite| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

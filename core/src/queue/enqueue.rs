@@ -160,8 +160,8 @@ impl Queue {
                 .await
                 .map_err(QueueError::db("enqueueing a batch of jobs"))?;
             for row in rows {
-                let coalesced: i32 = get(&row, "coalesced")
-                    .map_err(QueueError::db("reading the enqueued jobs"))?;
+                let coalesced: i32 =
+                    get(&row, "coalesced").map_err(QueueError::db("reading the enqueued jobs"))?;
                 if coalesced == 0 {
                     summary.created += 1;
                 } else {

@@ -7,7 +7,9 @@ use sea_orm::DbErr;
 #[non_exhaustive]
 pub enum QueueError {
     /// A job was enqueued for a provider this queue does not know.
-    #[error("cannot enqueue for provider \"{provider}\": it is not registered; known providers: {known}")]
+    #[error(
+        "cannot enqueue for provider \"{provider}\": it is not registered; known providers: {known}"
+    )]
     UnknownProvider {
         /// The requested provider.
         provider: String,

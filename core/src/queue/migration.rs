@@ -159,7 +159,10 @@ impl MigrationTrait for CreateQueueTables {
             .await?;
         for (name, columns) in [
             ("sync_run_at", &["at"][..]),
-            ("sync_run_object", &["provider", "object_type", "object_id"][..]),
+            (
+                "sync_run_object",
+                &["provider", "object_type", "object_id"][..],
+            ),
         ] {
             let mut index = Index::create();
             index.if_not_exists().name(name).table("sync_run");

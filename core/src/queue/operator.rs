@@ -7,8 +7,8 @@ use super::store::{RunRecord, insert_runs};
 use super::{FailureMode, Queue};
 use crate::ObjectRef;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -100,7 +100,10 @@ impl QueueStats {
 
     /// All jobs.
     pub fn jobs(&self) -> i64 {
-        self.by_provider.values().flat_map(|states| states.values()).sum()
+        self.by_provider
+            .values()
+            .flat_map(|states| states.values())
+            .sum()
     }
 }
 
@@ -140,7 +143,11 @@ impl Queue {
     }
 
     /// One job.
-    pub async fn job<C: ConnectionTrait>(&self, conn: &C, id: i64) -> Result<sync_queue::Model, QueueError> {
+    pub async fn job<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: i64,
+    ) -> Result<sync_queue::Model, QueueError> {
         sync_queue::Entity::find_by_id(id)
             .one(conn)
             .await
@@ -158,7 +165,9 @@ impl Queue {
             return Ok(());
         }
         let now = self.now_ms();
-        let tx = conn.begin().await.map_err(QueueError::db("starting a transaction"))?;
+        let tx = super::sql::begin_write(conn)
+            .await
+            .map_err(QueueError::db("starting a transaction"))?;
         let sibling = tx
             .query_one_raw(statement(
                 &tx,
@@ -170,9 +179,13 @@ impl Queue {
             .map_err(QueueError::db("retrying a job"))?;
         if let Some(sibling) = sibling {
             let sibling_id: i64 = get(&sibling, "id").map_err(QueueError::db("retrying a job"))?;
-            tx.execute_raw(statement(&tx, "DELETE FROM sync_queue WHERE id = $1", vec![id.into()]))
-                .await
-                .map_err(QueueError::db("retrying a job"))?;
+            tx.execute_raw(statement(
+                &tx,
+                "DELETE FROM sync_queue WHERE id = $1",
+                vec![id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("retrying a job"))?;
             tx.execute_raw(statement(
                 &tx,
                 "UPDATE sync_queue SET not_before = $1, failed_attempts = 0 WHERE id = $2",
@@ -190,7 +203,9 @@ impl Queue {
             .await
             .map_err(QueueError::db("retrying a job"))?;
         }
-        tx.commit().await.map_err(QueueError::db("retrying a job"))?;
+        tx.commit()
+            .await
+            .map_err(QueueError::db("retrying a job"))?;
         self.wake();
         Ok(())
     }
@@ -199,10 +214,16 @@ impl Queue {
     /// worker still running it finds its lease gone and records nothing.
     pub async fn cancel(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
         let job = self.job(conn, id).await?;
-        let tx = conn.begin().await.map_err(QueueError::db("starting a transaction"))?;
-        tx.execute_raw(statement(&tx, "DELETE FROM sync_queue WHERE id = $1", vec![id.into()]))
+        let tx = super::sql::begin_write(conn)
             .await
-            .map_err(QueueError::db("cancelling a job"))?;
+            .map_err(QueueError::db("starting a transaction"))?;
+        tx.execute_raw(statement(
+            &tx,
+            "DELETE FROM sync_queue WHERE id = $1",
+            vec![id.into()],
+        ))
+        .await
+        .map_err(QueueError::db("cancelling a job"))?;
         let run = RunRecord {
             at: self.now_ms(),
             provider: job.provider,
@@ -218,7 +239,9 @@ impl Queue {
             worker: None,
         };
         insert_runs(&tx, &[run]).await?;
-        tx.commit().await.map_err(QueueError::db("cancelling a job"))
+        tx.commit()
+            .await
+            .map_err(QueueError::db("cancelling a job"))
     }
 
     /// Counts jobs by provider and state.
@@ -237,10 +260,18 @@ impl Queue {
         let mut stats = QueueStats::default();
         for row in rows {
             let read = || -> Result<(String, String, i64), sea_orm::DbErr> {
-                Ok((get(&row, "provider")?, get(&row, "state")?, get(&row, "jobs")?))
+                Ok((
+                    get(&row, "provider")?,
+                    get(&row, "state")?,
+                    get(&row, "jobs")?,
+                ))
             };
             let (provider, state, jobs) = read().map_err(QueueError::db("counting jobs"))?;
-            stats.by_provider.entry(provider).or_default().insert(state, jobs);
+            stats
+                .by_provider
+                .entry(provider)
+                .or_default()
+                .insert(state, jobs);
         }
         Ok(stats)
     }
@@ -262,7 +293,10 @@ impl Queue {
         if let Some(provider) = provider {
             query = query.filter(Column::Provider.eq(provider));
         }
-        query.all(conn).await.map_err(QueueError::db("reading sync results"))
+        query
+            .all(conn)
+            .await
+            .map_err(QueueError::db("reading sync results"))
     }
 
     /// The last `count` runs, newest first (optionally of one object).
@@ -273,18 +307,26 @@ impl Queue {
         object: Option<&ObjectRef>,
     ) -> Result<Vec<sync_run::Model>, QueueError> {
         use sync_run::Column;
-        let mut query = sync_run::Entity::find().order_by_desc(Column::Id).limit(count);
+        let mut query = sync_run::Entity::find()
+            .order_by_desc(Column::Id)
+            .limit(count);
         if let Some(object) = object {
             query = query
                 .filter(Column::ObjectType.eq(object.object_type.as_str()))
                 .filter(Column::ObjectId.eq(object.id.as_str()));
         }
-        query.all(conn).await.map_err(QueueError::db("reading runs"))
+        query
+            .all(conn)
+            .await
+            .map_err(QueueError::db("reading runs"))
     }
 
     /// The number of run records.
     pub async fn count_runs<C: ConnectionTrait>(&self, conn: &C) -> Result<u64, QueueError> {
-        sync_run::Entity::find().count(conn).await.map_err(QueueError::db("counting runs"))
+        sync_run::Entity::find()
+            .count(conn)
+            .await
+            .map_err(QueueError::db("counting runs"))
     }
 
     /// Deletes run records older than `retention`; returns how many.

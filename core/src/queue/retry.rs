@@ -74,7 +74,10 @@ mod tests {
             for seed in 0..50 {
                 let wait = policy.backoff(attempt, seed);
                 assert!(wait <= policy.cap, "attempt {attempt}: {wait:?}");
-                assert!(wait >= ideal.mul_f64(0.8), "attempt {attempt}: {wait:?} < 0.8 × {ideal:?}");
+                assert!(
+                    wait >= ideal.mul_f64(0.8),
+                    "attempt {attempt}: {wait:?} < 0.8 × {ideal:?}"
+                );
                 assert!(wait <= ideal.mul_f64(1.2), "attempt {attempt}: {wait:?}");
             }
         }

@@ -35,8 +35,26 @@ pub(crate) fn values_list(rows: usize, columns: usize, offset: usize) -> String 
 }
 
 /// Reads column `name` of `row`, naming the column when it fails.
-pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, name: &str) -> Result<T, sea_orm::DbErr> {
+pub(crate) fn get<T: sea_orm::TryGetable>(
+    row: &QueryResult,
+    name: &str,
+) -> Result<T, sea_orm::DbErr> {
     row.try_get("", name)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later cannot wait for
+/// another writer and would fail with "database is locked".
+pub(crate) async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use super::error::QueueError;
 use super::operator::RunOutcome;
 use super::sql::{get, statement, values_list};
 use super::{FailureMode, is_postgres};
-use crate::provider::MappedObjects;
 use crate::ObjectRef;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, Value};
+use crate::provider::MappedObjects;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use std::collections::{BTreeMap, HashMap};
 
 /// A job a worker holds a lease on.
@@ -44,7 +44,9 @@ pub(crate) async fn claim(
     if providers.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let provider_params: Vec<String> = (0..providers.len()).map(|i| format!("${}", i + 5)).collect();
+    let provider_params: Vec<String> = (0..providers.len())
+        .map(|i| format!("${}", i + 5))
+        .collect();
     let due = format!(
         "SELECT q.id FROM sync_queue q \
          WHERE q.lease_owner IS NULL AND q.failure_mode IS NULL AND q.not_before <= $3 \
@@ -218,7 +220,9 @@ async fn record_in_transaction(
     completions: &[Completion],
     now: i64,
 ) -> Result<usize, QueueError> {
-    let tx = db.begin().await.map_err(QueueError::db("starting a transaction"))?;
+    let tx = super::sql::begin_write(db)
+        .await
+        .map_err(QueueError::db("starting a transaction"))?;
     let mut counted = 0;
     let mut results: HashMap<(String, ObjectRef, String, String), ResultRow> = HashMap::new();
     let mut runs = Vec::new();
@@ -238,10 +242,19 @@ async fn record_in_transaction(
         }
         counted += 1;
         match completion {
-            Completion::Done { results: found, run, .. } => {
+            Completion::Done {
+                results: found,
+                run,
+                ..
+            } => {
                 if let Some(mapped) = found {
                     for row in result_rows(job, mapped, now) {
-                        let key = (job.provider.clone(), job.object.clone(), row.child_id.clone(), row.mapping_id.clone());
+                        let key = (
+                            job.provider.clone(),
+                            job.object.clone(),
+                            row.child_id.clone(),
+                            row.mapping_id.clone(),
+                        );
                         results.insert(key, row);
                     }
                 }
@@ -253,7 +266,9 @@ async fn record_in_transaction(
     let results: Vec<ResultRow> = results.into_values().collect();
     upsert_results(&tx, &results).await?;
     insert_runs(&tx, &runs).await?;
-    tx.commit().await.map_err(QueueError::db("committing job results"))?;
+    tx.commit()
+        .await
+        .map_err(QueueError::db("committing job results"))?;
     Ok(counted)
 }
 
@@ -299,7 +314,10 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
     now: i64,
 ) -> Result<bool, QueueError> {
     let (failed_attempts, not_before) = match setback {
-        Setback::Stop { mode, failed_attempts } => {
+        Setback::Stop {
+            mode,
+            failed_attempts,
+        } => {
             let updated = conn
                 .execute_raw(statement(
                     conn,
@@ -320,7 +338,10 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
                 .map_err(QueueError::db("stopping a failed job"))?;
             return Ok(updated.rows_affected() == 1);
         }
-        Setback::Retry { failed_attempts, not_before } => (*failed_attempts, *not_before),
+        Setback::Retry {
+            failed_attempts,
+            not_before,
+        } => (*failed_attempts, *not_before),
         Setback::Release => (job.failed_attempts, now),
     };
     let sibling = conn
@@ -335,7 +356,9 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
             ],
         ))
         .await
-        .map_err(QueueError::db("looking for a pending job of the same object"))?;
+        .map_err(QueueError::db(
+            "looking for a pending job of the same object",
+        ))?;
     if let Some(sibling) = sibling {
         let sibling_id: i64 = get(&sibling, "id").map_err(QueueError::db("reading a job id"))?;
         let deleted = conn
@@ -457,7 +480,10 @@ fn result_rows(job: &ClaimedJob, mapped: &MappedObjects, now: i64) -> Vec<Result
     rows
 }
 
-async fn upsert_results<C: ConnectionTrait>(conn: &C, rows: &[ResultRow]) -> Result<(), QueueError> {
+async fn upsert_results<C: ConnectionTrait>(
+    conn: &C,
+    rows: &[ResultRow],
+) -> Result<(), QueueError> {
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "INSERT INTO sync_result (provider, object_type, object_id, child_id, mapping_id, \
@@ -470,7 +496,10 @@ async fn upsert_results<C: ConnectionTrait>(conn: &C, rows: &[ResultRow]) -> Res
              sync_info = excluded.sync_info, transmitted_at = excluded.transmitted_at",
             values_list(chunk.len(), 13, 0)
         );
-        let values = chunk.iter().flat_map(|row| row.values.iter().cloned()).collect();
+        let values = chunk
+            .iter()
+            .flat_map(|row| row.values.iter().cloned())
+            .collect();
         conn.execute_raw(statement(conn, &sql, values))
             .await
             .map_err(QueueError::db("storing sync results"))?;
@@ -479,7 +508,10 @@ async fn upsert_results<C: ConnectionTrait>(conn: &C, rows: &[ResultRow]) -> Res
 }
 
 /// Inserts run records.
-pub(crate) async fn insert_runs<C: ConnectionTrait>(conn: &C, runs: &[RunRecord]) -> Result<(), QueueError> {
+pub(crate) async fn insert_runs<C: ConnectionTrait>(
+    conn: &C,
+    runs: &[RunRecord],
+) -> Result<(), QueueError> {
     for chunk in runs.chunks(1000) {
         let sql = format!(
             "INSERT INTO sync_run (at, provider, object_type, object_id, job_id, triggered_by, attempt, \
@@ -524,7 +556,10 @@ pub(crate) async fn drop_unknown_providers(
     let condition = if known.is_empty() {
         "lease_owner IS NULL".to_owned()
     } else {
-        format!("lease_owner IS NULL AND provider NOT IN ({})", placeholders.join(","))
+        format!(
+            "lease_owner IS NULL AND provider NOT IN ({})",
+            placeholders.join(",")
+        )
     };
     let values: Vec<Value> = known.iter().map(|p| Value::from(p.as_str())).collect();
     let rows = db
@@ -538,20 +573,35 @@ pub(crate) async fn drop_unknown_providers(
     if rows.is_empty() {
         return Ok(0);
     }
-    let tx = db.begin().await.map_err(QueueError::db("starting a transaction"))?;
+    let tx = super::sql::begin_write(db)
+        .await
+        .map_err(QueueError::db("starting a transaction"))?;
     let mut runs = Vec::with_capacity(rows.len());
     for row in &rows {
         let read = || -> Result<(i64, String, String, String, String, i32), sea_orm::DbErr> {
-            Ok((get(row, "id")?, get(row, "provider")?, get(row, "object_type")?, get(row, "object_id")?, get(row, "triggered_by")?, get(row, "failed_attempts")?))
+            Ok((
+                get(row, "id")?,
+                get(row, "provider")?,
+                get(row, "object_type")?,
+                get(row, "object_id")?,
+                get(row, "triggered_by")?,
+                get(row, "failed_attempts")?,
+            ))
         };
         let (id, provider, object_type, object_id, triggered_by, attempts) =
             read().map_err(QueueError::db("reading jobs of unregistered providers"))?;
-        tx.execute_raw(statement(&tx, "DELETE FROM sync_queue WHERE id = $1 AND lease_owner IS NULL", vec![id.into()]))
-            .await
-            .map_err(QueueError::db("dropping a job of an unregistered provider"))?;
+        tx.execute_raw(statement(
+            &tx,
+            "DELETE FROM sync_queue WHERE id = $1 AND lease_owner IS NULL",
+            vec![id.into()],
+        ))
+        .await
+        .map_err(QueueError::db("dropping a job of an unregistered provider"))?;
         runs.push(RunRecord {
             at: now,
-            error: Some(format!("provider \"{provider}\" is not registered in this worker; the job was dropped")),
+            error: Some(format!(
+                "provider \"{provider}\" is not registered in this worker; the job was dropped"
+            )),
             provider,
             object: ObjectRef::new(object_type, object_id),
             job_id: Some(id),
@@ -565,6 +615,8 @@ pub(crate) async fn drop_unknown_providers(
         });
     }
     insert_runs(&tx, &runs).await?;
-    tx.commit().await.map_err(QueueError::db("dropping jobs of unregistered providers"))?;
+    tx.commit()
+        .await
+        .map_err(QueueError::db("dropping jobs of unregistered providers"))?;
     Ok(runs.len())
 }

@@ -21,12 +21,18 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
     let started = Instant::now();
     let Some(provider) = context.providers.get(&job.provider).cloned() else {
         // Claims only ask for known providers; this is a defensive fallback.
-        return stop(&context, job, FailureMode::Config, &SyncError::config("provider is not registered in this worker"), started);
+        return stop(
+            &context,
+            job,
+            FailureMode::Config,
+            &SyncError::config("provider is not registered in this worker"),
+            started,
+        );
     };
-    if let Some(gate) = context.gates.get(&job.provider) {
-        if let Some(rate) = &gate.rate {
-            rate.until_ready().await;
-        }
+    if let Some(gate) = context.gates.get(&job.provider)
+        && let Some(rate) = &gate.rate
+    {
+        rate.until_ready().await;
     }
     let _slot = match context.gates.get(&job.provider) {
         Some(gate) => gate.slots.clone().acquire_owned().await.ok(),
@@ -50,23 +56,50 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
             } else {
                 "the sync task was cancelled".to_owned()
             };
-            stop(&context, job, FailureMode::Internal, &SyncError::permanent(message), started)
+            stop(
+                &context,
+                job,
+                FailureMode::Internal,
+                &SyncError::permanent(message),
+                started,
+            )
         }
         Ok(Ok(Err(error))) => failed(&context, provider.as_ref(), job, &error, started),
         Ok(Ok(Ok(TaskResult::Missing))) => {
-            let run = run_record(&context, &job, RunOutcome::ObjectMissing, BTreeMap::new(), None, started);
-            Completion::Done { job, results: None, run }
+            let run = run_record(
+                &context,
+                &job,
+                RunOutcome::ObjectMissing,
+                BTreeMap::new(),
+                None,
+                started,
+            );
+            Completion::Done {
+                job,
+                results: None,
+                run,
+            }
         }
         Ok(Ok(Ok(TaskResult::Synced(report)))) => {
-            let outcome = if report.skipped { RunOutcome::Skipped } else { RunOutcome::Success };
+            let outcome = if report.skipped {
+                RunOutcome::Skipped
+            } else {
+                RunOutcome::Success
+            };
             let mut actions = BTreeMap::new();
             for (_, results) in report.mapped_objects.iter() {
                 for result in results {
-                    *actions.entry(result.outcome.action.as_str().to_owned()).or_insert(0) += 1;
+                    *actions
+                        .entry(result.outcome.action.as_str().to_owned())
+                        .or_insert(0) += 1;
                 }
             }
             let run = run_record(&context, &job, outcome, actions, None, started);
-            Completion::Done { job, results: Some(report.mapped_objects), run }
+            Completion::Done {
+                job,
+                results: Some(report.mapped_objects),
+                run,
+            }
         }
     }
 }
@@ -120,10 +153,20 @@ fn failed(
             }
             let now = context.clock.now_ms();
             let not_before = next_attempt_at(context, provider, &job, attempts, error, now);
-            let run = run_record(context, &job, RunOutcome::Retry, BTreeMap::new(), Some(error), started);
+            let run = run_record(
+                context,
+                &job,
+                RunOutcome::Retry,
+                BTreeMap::new(),
+                Some(error),
+                started,
+            );
             Completion::Setback {
                 job,
-                setback: Setback::Retry { failed_attempts: attempts, not_before },
+                setback: Setback::Retry {
+                    failed_attempts: attempts,
+                    not_before,
+                },
                 run: Some(run),
             }
         }
@@ -160,11 +203,25 @@ fn stop(
     error: &SyncError,
     started: Instant,
 ) -> Completion {
-    let failed_attempts = if mode == FailureMode::Exceeded { job.failed_attempts + 1 } else { job.failed_attempts };
-    let run = run_record(context, &job, RunOutcome::Failed(mode), BTreeMap::new(), Some(error), started);
+    let failed_attempts = if mode == FailureMode::Exceeded {
+        job.failed_attempts + 1
+    } else {
+        job.failed_attempts
+    };
+    let run = run_record(
+        context,
+        &job,
+        RunOutcome::Failed(mode),
+        BTreeMap::new(),
+        Some(error),
+        started,
+    );
     Completion::Setback {
         job,
-        setback: Setback::Stop { mode, failed_attempts },
+        setback: Setback::Stop {
+            mode,
+            failed_attempts,
+        },
         run: Some(run),
     }
 }

@@ -53,8 +53,12 @@ pub(crate) struct ProviderGate {
 impl ProviderGate {
     pub(crate) fn new(limits: ProviderLimits, default_concurrency: usize) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(limits.concurrency.unwrap_or(default_concurrency).max(1))),
-            rate: limits.rate_per_second.map(|rate| Arc::new(RateLimiter::new(rate))),
+            slots: Arc::new(Semaphore::new(
+                limits.concurrency.unwrap_or(default_concurrency).max(1),
+            )),
+            rate: limits
+                .rate_per_second
+                .map(|rate| Arc::new(RateLimiter::new(rate))),
         }
     }
 }

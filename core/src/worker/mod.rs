@@ -9,7 +9,9 @@ mod listen;
 pub use limits::ProviderLimits;
 
 use crate::queue::store::{self, ClaimedJob, Completion, Setback};
-use crate::queue::{FailureMode, LeaseExpiry, Queue, QueueError, RetryPolicy, RunOutcome, SharedClock};
+use crate::queue::{
+    FailureMode, LeaseExpiry, Queue, QueueError, RetryPolicy, RunOutcome, SharedClock,
+};
 use crate::{ObjectSource, OutboundSyncProvider};
 use limits::ProviderGate;
 use sea_orm::DatabaseConnection;
@@ -158,7 +160,12 @@ impl Worker {
             config,
             clock: queue.clock().clone(),
         });
-        Self { db, queue, context, provider_ids }
+        Self {
+            db,
+            queue,
+            context,
+            provider_ids,
+        }
     }
 
     /// Loads objects of jobs without a snapshot from `source`.
@@ -181,7 +188,15 @@ impl Worker {
 
     async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, QueueError> {
         let now = self.context.clock.now_ms();
-        store::claim(&self.db, &self.provider_ids, &self.context.config.id, limit, now, self.lease_until(now)).await
+        store::claim(
+            &self.db,
+            &self.provider_ids,
+            &self.context.config.id,
+            limit,
+            now,
+            self.lease_until(now),
+        )
+        .await
     }
 
     /// Runs every job that is due now (and those that become due while it runs), then
@@ -220,14 +235,26 @@ impl Worker {
                 let completion = execute::execute(self.context.clone(), job).await;
                 self.write(vec![completion], &mut summary).await?;
             } else {
-                self.write(vec![Completion::Setback { job, setback: Setback::Release, run: None }], &mut WorkSummary::default()).await?;
+                self.write(
+                    vec![Completion::Setback {
+                        job,
+                        setback: Setback::Release,
+                        run: None,
+                    }],
+                    &mut WorkSummary::default(),
+                )
+                .await?;
             }
         }
         let _ = now;
         Ok(summary)
     }
 
-    async fn write(&self, completions: Vec<Completion>, summary: &mut WorkSummary) -> Result<(), QueueError> {
+    async fn write(
+        &self,
+        completions: Vec<Completion>,
+        summary: &mut WorkSummary,
+    ) -> Result<(), QueueError> {
         for completion in &completions {
             summary.add(completion);
         }
@@ -254,9 +281,18 @@ impl Worker {
         }
         self.write(completions, summary).await?;
         if self.context.config.drop_unknown_providers {
-            let dropped = store::drop_unknown_providers(&self.db, &self.provider_ids, now, &self.context.config.id).await?;
+            let dropped = store::drop_unknown_providers(
+                &self.db,
+                &self.provider_ids,
+                now,
+                &self.context.config.id,
+            )
+            .await?;
             if dropped > 0 {
-                *summary.outcomes.entry(RunOutcome::Dropped.as_str().to_owned()).or_insert(0) += dropped;
+                *summary
+                    .outcomes
+                    .entry(RunOutcome::Dropped.as_str().to_owned())
+                    .or_insert(0) += dropped;
             }
         }
         Ok(())
@@ -265,30 +301,65 @@ impl Worker {
     fn expired(&self, job: ClaimedJob, now: i64) -> Completion {
         let context = &self.context;
         let attempts = job.failed_attempts + 1;
-        let max = context
-            .providers
-            .get(&job.provider)
-            .map_or(5, |provider| i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX));
-        let error = crate::SyncError::recoverable("the worker holding the job stopped responding (lease expired)");
+        let max = context.providers.get(&job.provider).map_or(5, |provider| {
+            i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX)
+        });
+        let error = crate::SyncError::recoverable(
+            "the worker holding the job stopped responding (lease expired)",
+        );
         let (setback, outcome) = match context.config.retry.on_lease_expiry {
-            LeaseExpiry::Timeout => (Setback::Stop { mode: FailureMode::Timeout, failed_attempts: attempts }, RunOutcome::Failed(FailureMode::Timeout)),
-            LeaseExpiry::Retry if attempts >= max => (Setback::Stop { mode: FailureMode::Exceeded, failed_attempts: attempts }, RunOutcome::Failed(FailureMode::Exceeded)),
-            LeaseExpiry::Retry => (Setback::Retry { failed_attempts: attempts, not_before: now }, RunOutcome::Retry),
+            LeaseExpiry::Timeout => (
+                Setback::Stop {
+                    mode: FailureMode::Timeout,
+                    failed_attempts: attempts,
+                },
+                RunOutcome::Failed(FailureMode::Timeout),
+            ),
+            LeaseExpiry::Retry if attempts >= max => (
+                Setback::Stop {
+                    mode: FailureMode::Exceeded,
+                    failed_attempts: attempts,
+                },
+                RunOutcome::Failed(FailureMode::Exceeded),
+            ),
+            LeaseExpiry::Retry => (
+                Setback::Retry {
+                    failed_attempts: attempts,
+                    not_before: now,
+                },
+                RunOutcome::Retry,
+            ),
         };
-        let mut run = execute::run_record(context, &job, outcome, BTreeMap::new(), Some(&error), Instant::now());
+        let mut run = execute::run_record(
+            context,
+            &job,
+            outcome,
+            BTreeMap::new(),
+            Some(&error),
+            Instant::now(),
+        );
         run.worker = Some(format!("{} (reaper)", context.config.id));
-        Completion::Setback { job, setback, run: Some(run) }
+        Completion::Setback {
+            job,
+            setback,
+            run: Some(run),
+        }
     }
 
     /// Runs until `shutdown` completes: claims due jobs as slots free up, wakes at once on
     /// enqueue (and on PostgreSQL `NOTIFY`), polls as a fallback, reaps expired leases.
     /// On shutdown it stops claiming, lets running jobs finish for `shutdown_grace`, then
-    /// releases the rest back to the queue.
+    /// releases the rest back to the queue. Database errors are logged and retried, never
+    /// fatal; the error result only reports a failure of the result writer.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<WorkSummary, QueueError> {
         let config = &self.context.config;
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let (sender, receiver) = mpsc::unbounded_channel::<Completion>();
-        let writer = tokio::spawn(write_completions(self.db.clone(), self.context.clock.clone(), receiver));
+        let writer = tokio::spawn(write_completions(
+            self.db.clone(),
+            self.context.clock.clone(),
+            receiver,
+        ));
         let listener = config
             .postgres_listen_url
             .clone()
@@ -299,42 +370,70 @@ impl Worker {
         let mut housekeeping_summary = WorkSummary::default();
         let mut next_reap = Instant::now();
         tokio::pin!(shutdown);
-        let result: Result<(), QueueError> = async {
-            loop {
-                if Instant::now() >= next_reap {
-                    self.housekeeping(&mut housekeeping_summary).await?;
-                    next_reap = Instant::now() + config.reap_interval;
-                }
-                while in_flight.try_join_next().is_some() {}
-                let free = slots.available_permits();
-                let claimed = if free > 0 { self.claim(free.min(config.batch_size.max(1))).await? } else { Vec::new() };
-                let got_full_batch = !claimed.is_empty() && claimed.len() == free.min(config.batch_size.max(1));
-                for job in claimed {
-                    let permit = slots.clone().acquire_owned().await.expect("semaphore open");
-                    running.lock().expect("running jobs").insert(job.id, job.clone());
-                    let context = self.context.clone();
-                    let sender = sender.clone();
-                    let running = running.clone();
-                    in_flight.spawn(async move {
-                        let id = job.id;
-                        let completion = execute::execute(context, job).await;
-                        running.lock().expect("running jobs").remove(&id);
-                        let _ = sender.send(completion);
-                        drop(permit);
-                    });
-                }
-                if got_full_batch {
-                    continue;
-                }
+        let mut failures: u32 = 0;
+        loop {
+            // Database trouble (a restart, a lock held too long) must not stop the worker:
+            // it logs, waits a little longer each time, and tries again.
+            if failures > 0 {
+                let wait =
+                    Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5));
                 tokio::select! {
-                    () = &mut shutdown => return Ok(()),
-                    () = wake.notified() => {}
-                    () = tokio::time::sleep(config.poll_interval) => {}
-                    Some(_) = in_flight.join_next(), if free == 0 => {}
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
+            if Instant::now() >= next_reap {
+                if let Err(error) = self.housekeeping(&mut housekeeping_summary).await {
+                    tracing::warn!(%error, "housekeeping failed; will retry");
+                    failures += 1;
+                    continue;
+                }
+                next_reap = Instant::now() + config.reap_interval;
+            }
+            while in_flight.try_join_next().is_some() {}
+            let free = slots.available_permits();
+            let wanted = free.min(config.batch_size.max(1));
+            let claimed = if wanted > 0 {
+                match self.claim(wanted).await {
+                    Ok(jobs) => jobs,
+                    Err(error) => {
+                        tracing::warn!(%error, "claiming jobs failed; will retry");
+                        failures += 1;
+                        continue;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            failures = 0;
+            let got_full_batch = wanted > 0 && claimed.len() == wanted;
+            for job in claimed {
+                let permit = slots.clone().acquire_owned().await.expect("semaphore open");
+                running
+                    .lock()
+                    .expect("running jobs")
+                    .insert(job.id, job.clone());
+                let context = self.context.clone();
+                let sender = sender.clone();
+                let running = running.clone();
+                in_flight.spawn(async move {
+                    let id = job.id;
+                    let completion = execute::execute(context, job).await;
+                    running.lock().expect("running jobs").remove(&id);
+                    let _ = sender.send(completion);
+                    drop(permit);
+                });
+            }
+            if got_full_batch {
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(config.poll_interval) => {}
+                Some(_) = in_flight.join_next(), if free == 0 => {}
+            }
         }
-        .await;
         // Shutdown: give running jobs time to finish, then release the rest.
         let _ = tokio::time::timeout(config.shutdown_grace, async {
             while in_flight.join_next().await.is_some() {}
@@ -342,19 +441,31 @@ impl Worker {
         .await;
         in_flight.abort_all();
         while in_flight.join_next().await.is_some() {}
-        let leftovers: Vec<ClaimedJob> = running.lock().expect("running jobs").drain().map(|(_, job)| job).collect();
+        let leftovers: Vec<ClaimedJob> = running
+            .lock()
+            .expect("running jobs")
+            .drain()
+            .map(|(_, job)| job)
+            .collect();
         for job in leftovers {
-            let _ = sender.send(Completion::Setback { job, setback: Setback::Release, run: None });
+            let _ = sender.send(Completion::Setback {
+                job,
+                setback: Setback::Release,
+                run: None,
+            });
         }
         drop(sender);
         if let Some(listener) = listener {
             listener.abort();
         }
-        let mut summary = writer.await.map_err(|error| QueueError::Corrupt { job: 0, problem: format!("result writer failed: {error}") })??;
+        let mut summary = writer.await.map_err(|error| QueueError::Corrupt {
+            job: 0,
+            problem: format!("result writer failed: {error}"),
+        })??;
         for (outcome, count) in housekeeping_summary.outcomes {
             *summary.outcomes.entry(outcome).or_insert(0) += count;
         }
-        result.map(|()| summary)
+        Ok(summary)
     }
 }
 

@@ -3,6 +3,11 @@
 mod assign;
 mod evaluate;
 mod mapping_load;
+mod queue_enqueue;
+mod queue_operator;
+mod queue_processes;
+mod queue_support;
+mod queue_worker;
 mod registry;
 mod scenarios;
 mod schema;

@@ -1,0 +1,61 @@
+//! A worker process for multi-process queue tests.
+//!
+//! `outsync-test-worker <database-url> <target-dir> <delay-ms> <concurrency> <lease-ms> run|drain`
+//!
+//! `run` works until killed; `drain` exits once the queue holds no job at all.
+
+use outsync_core::queue::{Queue, connect};
+use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
+use outsync_tests::file_target::FileTargetProvider;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, url, dir, delay, concurrency, lease, mode] = args.as_slice() else {
+        eprintln!(
+            "usage: outsync-test-worker <database-url> <target-dir> <delay-ms> <concurrency> <lease-ms> run|drain"
+        );
+        std::process::exit(2);
+    };
+    let number = |text: &str| text.parse::<u64>().expect("a number");
+    let db = connect(url).await.expect("connect");
+    let provider: Arc<dyn OutboundSyncProvider> = Arc::new(FileTargetProvider::new(
+        &PathBuf::from(dir),
+        Duration::from_millis(number(delay)),
+    ));
+    let queue = Queue::new(["file_target"]);
+    let lease = Duration::from_millis(number(lease));
+    let config = WorkerConfig {
+        id: format!("test-worker-{}", std::process::id()),
+        concurrency: usize::try_from(number(concurrency)).expect("concurrency"),
+        lease,
+        job_timeout: lease / 2,
+        reap_interval: Duration::from_millis(250),
+        poll_interval: Duration::from_millis(100),
+        postgres_listen_url: url.starts_with("postgres").then(|| url.clone()),
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::new(db.clone(), queue.clone(), vec![provider], config);
+    let drain = mode == "drain";
+    let summary = worker
+        .run(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if drain
+                    && queue
+                        .stats(&db)
+                        .await
+                        .map(|s| s.jobs() == 0)
+                        .unwrap_or(false)
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("worker");
+    println!("{summary:?}");
+}

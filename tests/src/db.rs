@@ -1,0 +1,115 @@
+//! Test databases: a fresh SQLite file, and a fresh schema on the machine's PostgreSQL.
+//!
+//! PostgreSQL's URL comes from `OUTSYNC_TEST_POSTGRES_URL` (CI sets it), defaulting to the
+//! local server `postgres://postgres@127.0.0.1:5432/test`.
+
+use outsync_core::queue::connect;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The backends queue tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh schema on PostgreSQL.
+    Postgres,
+}
+
+/// A connected, migrated test database and the URL that reaches it.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    /// Which backend.
+    pub backend: Backend,
+    /// A URL other processes can connect to (same file or schema).
+    pub url: String,
+    /// The connection.
+    pub db: DatabaseConnection,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}_{}_{}_{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The PostgreSQL server URL tests use.
+pub fn postgres_url() -> String {
+    std::env::var("OUTSYNC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A temporary directory for one test.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_name(&format!("outsync_{label}")));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A fresh database on `backend`.
+pub async fn fresh(backend: Backend) -> TestDb {
+    let url = match backend {
+        Backend::Sqlite => {
+            let path = temp_dir("sqlite").join("queue.db");
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        Backend::Postgres => {
+            let server = postgres_url();
+            let admin = sea_orm::Database::connect(&server)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {server} is needed for queue tests: {e}")
+                });
+            drop_stale_schemas(&admin).await;
+            let schema = unique_name("outsync_t");
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create schema");
+            admin.close().await.ok();
+            let separator = if server.contains('?') { '&' } else { '?' };
+            format!("{server}{separator}options=-c%20search_path%3D{schema}")
+        }
+    };
+    let db = connect(&url).await.expect("connect and migrate");
+    TestDb { backend, url, db }
+}
+
+/// Both backends, fresh.
+pub async fn both() -> Vec<TestDb> {
+    vec![fresh(Backend::Sqlite).await, fresh(Backend::Postgres).await]
+}
+
+/// Drops test schemas left behind by earlier test processes (once per process).
+async fn drop_stale_schemas(admin: &DatabaseConnection) {
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CLEANED
+        .get_or_init(|| async {
+            let own = format!("outsync_t_{}_%", std::process::id());
+            let rows = admin
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT schema_name FROM information_schema.schemata \
+                     WHERE schema_name LIKE 'outsync\\_t\\_%' AND schema_name NOT LIKE $1",
+                    [own.into()],
+                ))
+                .await
+                .unwrap_or_default();
+            for row in rows {
+                if let Ok(name) = row.try_get::<String>("", "schema_name") {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .await;
+                }
+            }
+        })
+        .await;
+}
