@@ -53,7 +53,7 @@ pub struct BatchSummary {
 
 /// Rows per multi-row statement: 7 parameters each stays far below SQLite's and
 /// PostgreSQL's parameter limits.
-const BATCH_ROWS: usize = 2000;
+const BATCH_ROWS: usize = 4000;
 
 /// The statement inserting `rows` jobs, merging each into a pending job of the same object.
 /// On PostgreSQL it also notifies listening workers (delivered at commit, so a rolled-back

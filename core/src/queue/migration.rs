@@ -74,26 +74,24 @@ impl MigrationTrait for CreateQueueTables {
                  ON sync_queue (not_before, id) WHERE lease_owner IS NULL AND failure_mode IS NULL",
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("sync_queue_object")
-                    .table("sync_queue")
-                    .col("provider")
-                    .col("object_type")
-                    .col("object_id")
-                    .to_owned(),
+        connection
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS sync_queue_failed \
+                 ON sync_queue (provider, object_type, object_id) WHERE failure_mode IS NOT NULL",
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("sync_queue_lease")
-                    .table("sync_queue")
-                    .col("lease_expires_at")
-                    .to_owned(),
+        // Jobs in flight, small by nature: claims check them so that one object is never
+        // synced twice at once; the reaper looks for expired leases.
+        connection
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS sync_queue_running \
+                 ON sync_queue (provider, object_type, object_id) WHERE lease_owner IS NOT NULL",
+            )
+            .await?;
+        connection
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS sync_queue_lease \
+                 ON sync_queue (lease_expires_at) WHERE lease_owner IS NOT NULL",
             )
             .await?;
 

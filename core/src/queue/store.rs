@@ -8,7 +8,7 @@ use super::{FailureMode, is_postgres};
 use crate::ObjectRef;
 use crate::provider::MappedObjects;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A job a worker holds a lease on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +47,17 @@ pub(crate) async fn claim(
     let provider_params: Vec<String> = (0..providers.len())
         .map(|i| format!("${}", i + 5))
         .collect();
+    // On SQLite the unary `+` keeps the planner on the due-jobs index (ordered, stops at
+    // LIMIT) instead of scanning every job of the provider and sorting.
+    let provider_column = if is_postgres(db) {
+        "q.provider"
+    } else {
+        "+q.provider"
+    };
     let due = format!(
         "SELECT q.id FROM sync_queue q \
          WHERE q.lease_owner IS NULL AND q.failure_mode IS NULL AND q.not_before <= $3 \
-           AND q.provider IN ({}) \
+           AND {provider_column} IN ({}) \
            AND NOT EXISTS (SELECT 1 FROM sync_queue o WHERE o.provider = q.provider \
                AND o.object_type = q.object_type AND o.object_id = q.object_id AND o.lease_owner IS NOT NULL) \
          ORDER BY q.not_before, q.id LIMIT $4",
@@ -223,24 +230,31 @@ async fn record_in_transaction(
     let tx = super::sql::begin_write(db)
         .await
         .map_err(QueueError::db("starting a transaction"))?;
-    let mut counted = 0;
+    let finished: Vec<&ClaimedJob> = completions
+        .iter()
+        .filter_map(|completion| match completion {
+            Completion::Done { job, .. } => Some(job),
+            Completion::Setback { .. } => None,
+        })
+        .collect();
+    let mut ours = finish_all(&tx, &finished).await?;
+    for completion in completions {
+        if let Completion::Setback { job, setback, run } = completion {
+            let error = run.as_ref().and_then(|r| r.error.clone());
+            let detail = run.as_ref().and_then(|r| r.error_detail.clone());
+            if set_back(&tx, job, setback, error, detail, now).await? {
+                ours.insert(job.id);
+            }
+        }
+    }
     let mut results: HashMap<(String, ObjectRef, String, String), ResultRow> = HashMap::new();
-    let mut runs = Vec::new();
+    let mut runs = Vec::with_capacity(completions.len());
     for completion in completions {
         let job = completion.job();
-        let still_ours = match completion {
-            Completion::Done { .. } => finish(&tx, job).await?,
-            Completion::Setback { setback, run, .. } => {
-                let error = run.as_ref().and_then(|r| r.error.clone());
-                let detail = run.as_ref().and_then(|r| r.error_detail.clone());
-                set_back(&tx, job, setback, error, detail, now).await?
-            }
-        };
-        if !still_ours {
+        if !ours.contains(&job.id) {
             tracing::warn!(job = job.id, object = %job.object, "lease lost before the job's end was recorded; another worker owns it now");
             continue;
         }
-        counted += 1;
         match completion {
             Completion::Done {
                 results: found,
@@ -269,37 +283,70 @@ async fn record_in_transaction(
     tx.commit()
         .await
         .map_err(QueueError::db("committing job results"))?;
-    Ok(counted)
+    Ok(ours.len())
 }
 
-/// Deletes a finished job (if still ours) and failed jobs of the same object that it
-/// supersedes.
-async fn finish<C: ConnectionTrait>(conn: &C, job: &ClaimedJob) -> Result<bool, QueueError> {
-    let deleted = conn
-        .execute_raw(statement(
+/// Deletes finished jobs that are still ours (their fencing token matches) and the failed
+/// jobs of the same objects that they supersede, in a few statements for the whole batch.
+/// Returns the ids that were still ours.
+async fn finish_all<C: ConnectionTrait>(
+    conn: &C,
+    jobs: &[&ClaimedJob],
+) -> Result<HashSet<i64>, QueueError> {
+    let mut ours = HashSet::with_capacity(jobs.len());
+    for chunk in jobs.chunks(1000) {
+        let sql = format!(
+            "DELETE FROM sync_queue WHERE lease_owner IS NOT NULL \
+             AND (id, fencing_token) IN (VALUES {}) RETURNING id",
+            values_list(chunk.len(), 2, 0)
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|job| [Value::from(job.id), Value::from(job.fencing_token)])
+            .collect();
+        let rows = conn
+            .query_all_raw(statement(conn, &sql, values))
+            .await
+            .map_err(QueueError::db("removing finished jobs"))?;
+        for row in rows {
+            ours.insert(get::<i64>(&row, "id").map_err(QueueError::db("reading finished jobs"))?);
+        }
+    }
+    let any_failed = conn
+        .query_one_raw(statement(
             conn,
-            "DELETE FROM sync_queue WHERE id = $1 AND fencing_token = $2 AND lease_owner IS NOT NULL",
-            vec![job.id.into(), job.fencing_token.into()],
+            "SELECT id FROM sync_queue WHERE failure_mode IS NOT NULL LIMIT 1",
+            Vec::new(),
         ))
         .await
-        .map_err(QueueError::db("removing a finished job"))?;
-    if deleted.rows_affected() == 0 {
-        return Ok(false);
+        .map_err(QueueError::db("looking for failed jobs"))?
+        .is_some();
+    if any_failed {
+        // A successful sync carries the object's newest state: older failed jobs of the
+        // same object are obsolete.
+        let done: Vec<&&ClaimedJob> = jobs.iter().filter(|job| ours.contains(&job.id)).collect();
+        for chunk in done.chunks(500) {
+            let sql = format!(
+                "DELETE FROM sync_queue WHERE failure_mode IS NOT NULL AND lease_owner IS NULL \
+                 AND (provider, object_type, object_id) IN (VALUES {})",
+                values_list(chunk.len(), 3, 0)
+            );
+            let values = chunk
+                .iter()
+                .flat_map(|job| {
+                    [
+                        Value::from(job.provider.as_str()),
+                        Value::from(job.object.object_type.as_str()),
+                        Value::from(job.object.id.as_str()),
+                    ]
+                })
+                .collect();
+            conn.execute_raw(statement(conn, &sql, values))
+                .await
+                .map_err(QueueError::db("removing superseded failed jobs"))?;
+        }
     }
-    conn.execute_raw(statement(
-        conn,
-        "DELETE FROM sync_queue WHERE provider = $1 AND object_type = $2 AND object_id = $3 \
-         AND failure_mode IS NOT NULL AND id < $4",
-        vec![
-            job.provider.as_str().into(),
-            job.object.object_type.as_str().into(),
-            job.object.id.as_str().into(),
-            job.id.into(),
-        ],
-    ))
-    .await
-    .map_err(QueueError::db("removing superseded failed jobs"))?;
-    Ok(true)
+    Ok(ours)
 }
 
 /// Returns a job to pending or stops it. A job going back to pending merges into a pending

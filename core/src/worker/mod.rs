@@ -205,13 +205,24 @@ impl Worker {
         let mut summary = WorkSummary::default();
         self.housekeeping(&mut summary).await?;
         loop {
-            let jobs = self.claim(self.context.config.concurrency.max(1)).await?;
+            // Claim a large batch and run it `concurrency` at a time: fewer, larger
+            // transactions for the database.
+            let config = &self.context.config;
+            let jobs = self
+                .claim(config.batch_size.max(config.concurrency).max(1))
+                .await?;
             if jobs.is_empty() {
                 return Ok(summary);
             }
             let mut tasks = JoinSet::new();
+            let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
             for job in jobs {
-                tasks.spawn(execute::execute(self.context.clone(), job));
+                let context = self.context.clone();
+                let slots = slots.clone();
+                tasks.spawn(async move {
+                    let _slot = slots.acquire_owned().await.expect("semaphore open");
+                    execute::execute(context, job).await
+                });
             }
             let mut completions = Vec::with_capacity(tasks.len());
             while let Some(done) = tasks.join_next().await {
@@ -346,6 +357,26 @@ impl Worker {
         }
     }
 
+    fn start(
+        &self,
+        job: ClaimedJob,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        in_flight: &mut JoinSet<()>,
+        sender: &mpsc::UnboundedSender<Completion>,
+        running: &Arc<std::sync::Mutex<HashMap<i64, ClaimedJob>>>,
+    ) {
+        let context = self.context.clone();
+        let sender = sender.clone();
+        let running = running.clone();
+        in_flight.spawn(async move {
+            let id = job.id;
+            let completion = execute::execute(context, job).await;
+            running.lock().expect("running jobs").remove(&id);
+            let _ = sender.send(completion);
+            drop(permit);
+        });
+    }
+
     /// Runs until `shutdown` completes: claims due jobs as slots free up, wakes at once on
     /// enqueue (and on PostgreSQL `NOTIFY`), polls as a fallback, reaps expired leases.
     /// On shutdown it stops claiming, lets running jobs finish for `shutdown_grace`, then
@@ -370,6 +401,8 @@ impl Worker {
         let mut housekeeping_summary = WorkSummary::default();
         let mut next_reap = Instant::now();
         tokio::pin!(shutdown);
+        let refill_at = (config.concurrency.min(config.batch_size).max(1) / 8).max(1);
+        let mut buffer: std::collections::VecDeque<ClaimedJob> = std::collections::VecDeque::new();
         let mut failures: u32 = 0;
         loop {
             // Database trouble (a restart, a lock held too long) must not stop the worker:
@@ -391,8 +424,24 @@ impl Worker {
                 next_reap = Instant::now() + config.reap_interval;
             }
             while in_flight.try_join_next().is_some() {}
+            // Start claimed jobs on free slots.
+            while !buffer.is_empty() {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let job = buffer.pop_front().expect("buffer not empty");
+                self.start(job, permit, &mut in_flight, &sender, &running);
+            }
+            // Keep a few claimed jobs in hand so a freed slot starts the next job without
+            // waiting for the database, and claim in batches rather than one job per freed
+            // slot.
             let free = slots.available_permits();
-            let wanted = free.min(config.batch_size.max(1));
+            let room = (free + refill_at).saturating_sub(buffer.len());
+            let wanted = if room >= refill_at {
+                room.min(config.batch_size.max(1))
+            } else {
+                0
+            };
             let claimed = if wanted > 0 {
                 match self.claim(wanted).await {
                     Ok(jobs) => jobs,
@@ -408,30 +457,23 @@ impl Worker {
             failures = 0;
             let got_full_batch = wanted > 0 && claimed.len() == wanted;
             for job in claimed {
-                let permit = slots.clone().acquire_owned().await.expect("semaphore open");
                 running
                     .lock()
                     .expect("running jobs")
                     .insert(job.id, job.clone());
-                let context = self.context.clone();
-                let sender = sender.clone();
-                let running = running.clone();
-                in_flight.spawn(async move {
-                    let id = job.id;
-                    let completion = execute::execute(context, job).await;
-                    running.lock().expect("running jobs").remove(&id);
-                    let _ = sender.send(completion);
-                    drop(permit);
-                });
+                match slots.clone().try_acquire_owned() {
+                    Ok(permit) => self.start(job, permit, &mut in_flight, &sender, &running),
+                    Err(_) => buffer.push_back(job),
+                }
             }
-            if got_full_batch {
+            if got_full_batch && slots.available_permits() > 0 {
                 continue;
             }
             tokio::select! {
                 () = &mut shutdown => break,
                 () = wake.notified() => {}
                 () = tokio::time::sleep(config.poll_interval) => {}
-                Some(_) = in_flight.join_next(), if free == 0 => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             }
         }
         // Shutdown: give running jobs time to finish, then release the rest.
