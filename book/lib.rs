@@ -13,5 +13,14 @@ pub mod mappings_json {}
 #[doc = include_str!("src/implementing-a-provider.md")]
 pub mod implementing_a_provider {}
 
+#[doc = include_str!("src/enqueuing.md")]
+pub mod enqueuing {}
+
+#[doc = include_str!("src/retries.md")]
+pub mod retries {}
+
+#[doc = include_str!("src/storage.md")]
+pub mod storage {}
+
 #[doc = include_str!("src/performance.md")]
 pub mod performance {}
