@@ -61,6 +61,8 @@ pub struct ScriptedProvider {
     calls: Mutex<Vec<(String, Value)>>,
     active: Mutex<HashSet<String>>,
     overlaps: AtomicUsize,
+    running: AtomicUsize,
+    most_running: AtomicUsize,
     delay: Duration,
     max_attempts: u32,
 }
@@ -82,6 +84,8 @@ impl ScriptedProvider {
             calls: Mutex::default(),
             active: Mutex::default(),
             overlaps: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            most_running: AtomicUsize::new(0),
             delay: Duration::ZERO,
             max_attempts: 5,
         }
@@ -119,6 +123,11 @@ impl ScriptedProvider {
     /// Calls for object `code`.
     pub fn calls_for(&self, code: &str) -> usize {
         self.calls().iter().filter(|(c, _)| c == code).count()
+    }
+
+    /// The most calls that ran at the same time.
+    pub fn most_running(&self) -> usize {
+        self.most_running.load(Ordering::SeqCst)
     }
 
     /// How often two calls for one object overlapped.
@@ -160,9 +169,12 @@ impl OutboundSyncProvider for ScriptedProvider {
             .lock()
             .expect("calls")
             .push((code.clone(), request.inputs.root_object().clone()));
+        let now_running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_running.fetch_max(now_running, Ordering::SeqCst);
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
+        self.running.fetch_sub(1, Ordering::SeqCst);
         let result = match step {
             Step::Gate(gate) => {
                 gate.entered.notify_one();

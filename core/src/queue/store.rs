@@ -89,24 +89,58 @@ pub(crate) async fn claim(
         .map_err(QueueError::db("claiming jobs"))?;
     let mut jobs = rows
         .iter()
-        .map(|row| {
-            Ok(ClaimedJob {
-                id: get(row, "id")?,
-                provider: get(row, "provider")?,
-                object: ObjectRef {
-                    object_type: get(row, "object_type")?,
-                    id: get(row, "object_id")?,
-                },
-                snapshot: get(row, "snapshot")?,
-                triggered_by: get(row, "triggered_by")?,
-                failed_attempts: get(row, "failed_attempts")?,
-                fencing_token: get(row, "fencing_token")?,
-            })
-        })
+        .map(claimed_job)
         .collect::<Result<Vec<_>, sea_orm::DbErr>>()
         .map_err(QueueError::db("reading claimed jobs"))?;
     jobs.sort_by_key(|job| job.id);
     Ok(jobs)
+}
+
+/// Claims the pending job of `object`, due or not, unless the object is being synced.
+pub(crate) async fn claim_object(
+    db: &DatabaseConnection,
+    provider: &str,
+    object: &ObjectRef,
+    worker: &str,
+    lease_until: i64,
+) -> Result<Option<ClaimedJob>, QueueError> {
+    let sql = format!(
+        "UPDATE sync_queue SET lease_owner = $1, lease_expires_at = $2, fencing_token = fencing_token + 1 \
+         WHERE provider = $3 AND object_type = $4 AND object_id = $5 \
+           AND lease_owner IS NULL AND failure_mode IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM sync_queue o WHERE o.provider = $3 AND o.object_type = $4 \
+               AND o.object_id = $5 AND o.lease_owner IS NOT NULL) \
+         RETURNING {CLAIM_COLUMNS}"
+    );
+    let values = vec![
+        worker.into(),
+        lease_until.into(),
+        provider.into(),
+        object.object_type.as_str().into(),
+        object.id.as_str().into(),
+    ];
+    let row = db
+        .query_one_raw(statement(db, &sql, values))
+        .await
+        .map_err(QueueError::db("claiming a job"))?;
+    row.map(|row| claimed_job(&row))
+        .transpose()
+        .map_err(QueueError::db("reading a claimed job"))
+}
+
+fn claimed_job(row: &sea_orm::QueryResult) -> Result<ClaimedJob, sea_orm::DbErr> {
+    Ok(ClaimedJob {
+        id: get(row, "id")?,
+        provider: get(row, "provider")?,
+        object: ObjectRef {
+            object_type: get(row, "object_type")?,
+            id: get(row, "object_id")?,
+        },
+        snapshot: get(row, "snapshot")?,
+        triggered_by: get(row, "triggered_by")?,
+        failed_attempts: get(row, "failed_attempts")?,
+        fencing_token: get(row, "fencing_token")?,
+    })
 }
 
 /// One `sync_run` row.
@@ -470,20 +504,7 @@ pub(crate) async fn expired_leases(
         .await
         .map_err(QueueError::db("looking for expired leases"))?;
     rows.iter()
-        .map(|row| {
-            Ok(ClaimedJob {
-                id: get(row, "id")?,
-                provider: get(row, "provider")?,
-                object: ObjectRef {
-                    object_type: get(row, "object_type")?,
-                    id: get(row, "object_id")?,
-                },
-                snapshot: get(row, "snapshot")?,
-                triggered_by: get(row, "triggered_by")?,
-                failed_attempts: get(row, "failed_attempts")?,
-                fencing_token: get(row, "fencing_token")?,
-            })
-        })
+        .map(claimed_job)
         .collect::<Result<Vec<_>, sea_orm::DbErr>>()
         .map_err(QueueError::db("reading expired leases"))
 }

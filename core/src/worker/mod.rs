@@ -237,27 +237,25 @@ impl Worker {
 
     /// Claims and runs job `id` now, whatever its schedule (a stopped job is retried).
     pub async fn run_job_now(&self, id: i64) -> Result<WorkSummary, QueueError> {
+        let job = self.queue.job(&self.db, id).await?;
+        // Retrying may merge the job into a newer pending job of the same object: claim
+        // whatever job is pending for the object now.
         self.queue.retry(&self.db, id).await?;
-        let mut summary = WorkSummary::default();
+        let object = crate::ObjectRef::new(job.object_type, job.object_id);
         let now = self.context.clock.now_ms();
-        let jobs = self.claim(self.context.config.batch_size).await?;
-        for job in jobs {
-            if job.id == id {
-                let completion = execute::execute(self.context.clone(), job).await;
-                self.write(vec![completion], &mut summary).await?;
-            } else {
-                self.write(
-                    vec![Completion::Setback {
-                        job,
-                        setback: Setback::Release,
-                        run: None,
-                    }],
-                    &mut WorkSummary::default(),
-                )
-                .await?;
-            }
+        let claimed = store::claim_object(
+            &self.db,
+            &job.provider,
+            &object,
+            &self.context.config.id,
+            self.lease_until(now),
+        )
+        .await?;
+        let mut summary = WorkSummary::default();
+        if let Some(job) = claimed {
+            let completion = execute::execute(self.context.clone(), job).await;
+            self.write(vec![completion], &mut summary).await?;
         }
-        let _ = now;
         Ok(summary)
     }
 

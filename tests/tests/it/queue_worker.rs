@@ -505,3 +505,71 @@ async fn lease_expiry_can_be_a_timeout_by_policy() {
         assert_eq!(stuck.await.unwrap().lease_lost, 1);
     }
 }
+
+#[tokio::test]
+async fn run_job_now_runs_a_scheduled_or_stopped_job_at_once() {
+    for t in both().await {
+        let provider = Arc::new(ScriptedProvider::new("scripted"));
+        provider.script("A", [Step::Config]);
+        let (queue, worker, _) = setup(&t, provider.clone(), test_config());
+        let later = EnqueueOptions {
+            not_before_ms: Some(START + 86_400_000),
+            ..snapshot("A", 1)
+        };
+        let job = queue
+            .enqueue(&t.db, "scripted", &order("A"), "test", later)
+            .await
+            .unwrap();
+        assert_eq!(
+            worker.drain().await.unwrap().processed(),
+            0,
+            "scheduled for tomorrow"
+        );
+        let first = worker.run_job_now(job.id).await.unwrap();
+        assert_eq!(first.count("config"), 1, "{:?}", t.backend);
+        let second = worker.run_job_now(job.id).await.unwrap();
+        assert_eq!(
+            second.count("success"),
+            1,
+            "a stopped job is retried and run"
+        );
+        assert_eq!(job_count(&queue, &t).await, 0);
+    }
+}
+
+#[tokio::test]
+async fn per_provider_concurrency_and_rate_limits_hold() {
+    use outsync_core::worker::ProviderLimits;
+    for t in both().await {
+        let provider =
+            Arc::new(ScriptedProvider::new("scripted").with_delay(Duration::from_millis(30)));
+        let limited = WorkerConfig {
+            concurrency: 16,
+            limits: HashMap::from([(
+                "scripted".to_owned(),
+                ProviderLimits {
+                    concurrency: Some(2),
+                    rate_per_second: Some(40.0),
+                },
+            )]),
+            ..test_config()
+        };
+        let (queue, worker, _) = setup(&t, provider.clone(), limited);
+        for i in 0..12 {
+            let code = i.to_string();
+            queue
+                .enqueue(&t.db, "scripted", &order(&code), "test", snapshot(&code, 1))
+                .await
+                .unwrap();
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(worker.drain().await.unwrap().count("success"), 12);
+        assert_eq!(provider.most_running(), 2, "{:?}", t.backend);
+        // 12 starts at 40 per second are spread over at least 11 × 25 ms.
+        assert!(
+            started.elapsed() >= Duration::from_millis(275),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
