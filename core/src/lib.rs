@@ -25,15 +25,15 @@ pub mod worker;
 
 pub use error::{FailureKind, SyncError, SyncResult};
 pub use provider::{
-    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncAction,
-    SyncOutcome, SyncRequest,
+    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, PreviousResult, PreviousResults,
+    SourceObject, SyncAction, SyncOptions, SyncOutcome, SyncRequest,
 };
 pub use queue::{EnqueueOptions, Queue, QueueError};
 pub use registry::{
     ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
 };
 pub use source::ObjectSource;
-pub use sync::{ObjectSyncReport, sync_object};
+pub use sync::{ObjectSyncReport, sync_object, sync_object_with};
 pub use worker::{Worker, WorkerConfig};
 
 /// Re-exported so providers need no direct dependency on `async-trait`.

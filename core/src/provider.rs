@@ -202,6 +202,54 @@ impl MappedObjects {
     }
 }
 
+/// What an earlier run stored for one mapping and child of an object (from
+/// `sync_result`), for providers that ask for it with
+/// [`OutboundSyncProvider::wants_previous_results`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousResult {
+    /// The identifier value then.
+    pub id_value: String,
+    /// What was done then.
+    pub action: String,
+    /// The provider's information then (e.g. a digest of what was sent).
+    pub info: Value,
+    /// When it was transmitted (ms since the epoch).
+    pub transmitted_at_ms: i64,
+}
+
+/// Earlier results of one object, by mapping id and child.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreviousResults {
+    by_key: std::collections::HashMap<(String, String), PreviousResult>,
+}
+
+impl PreviousResults {
+    /// Adds the result of `mapping_id` for `child` (`ChildKey::to_string()`, empty for the
+    /// object itself).
+    pub fn insert(&mut self, mapping_id: String, child: String, result: PreviousResult) {
+        self.by_key.insert((mapping_id, child), result);
+    }
+
+    /// The result of `mapping_id` for `child`.
+    pub fn get(&self, mapping_id: &str, child: &ChildKey) -> Option<&PreviousResult> {
+        self.by_key.get(&(mapping_id.to_owned(), child.to_string()))
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+}
+
+/// Options of one object's sync beyond its data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncOptions {
+    /// Send even what the provider believes the external system already has.
+    pub force: bool,
+    /// What earlier runs stored (filled by the worker for providers that ask for it).
+    pub previous: PreviousResults,
+}
+
 /// Everything a provider gets for one external object.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -221,6 +269,11 @@ pub struct SyncRequest<'a> {
     /// Results of earlier mappings in this run (for a child mapping: the object-level
     /// results and those of the current child only).
     pub mapped_objects: &'a MappedObjects,
+    /// What an earlier run stored for this mapping and child, if the provider asked for
+    /// previous results.
+    pub previous: Option<&'a PreviousResult>,
+    /// The job asked to send even unchanged data.
+    pub force: bool,
 }
 
 /// A provider: pushes objects into one external system.
@@ -250,6 +303,12 @@ pub trait OutboundSyncProvider: Send + Sync {
 
     /// The mappings to apply, in order.
     fn mappings(&self) -> &[ObjectMapping];
+
+    /// Whether the worker should load what earlier runs stored for the object
+    /// ([`SyncRequest::previous`]) — one extra query per job, so off by default.
+    fn wants_previous_results(&self) -> bool {
+        false
+    }
 
     /// Whether `object` should be synced at all (default: yes).
     fn should_sync(&self, object: &SourceObject<'_>) -> bool {

@@ -4,7 +4,8 @@
 use crate::SyncError;
 use crate::mapping::{LineageStep, ObjectMapping};
 use crate::provider::{
-    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncRequest,
+    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncOptions,
+    SyncRequest,
 };
 use crate::schema::Inputs;
 use serde_json::Value;
@@ -31,6 +32,16 @@ pub async fn sync_object(
     provider: &dyn OutboundSyncProvider,
     object: &ObjectRef,
     data: &Value,
+) -> Result<ObjectSyncReport, SyncError> {
+    sync_object_with(provider, object, data, &SyncOptions::default()).await
+}
+
+/// [`sync_object`] with options: `force`, and the previous results the worker loaded.
+pub async fn sync_object_with(
+    provider: &dyn OutboundSyncProvider,
+    object: &ObjectRef,
+    data: &Value,
+    options: &SyncOptions,
 ) -> Result<ObjectSyncReport, SyncError> {
     let source = SourceObject {
         reference: object,
@@ -74,6 +85,8 @@ pub async fn sync_object(
                 inputs,
                 mapping,
                 mapped_objects: visible,
+                previous: options.previous.get(mapping.id(), inputs.child_key()),
+                force: options.force,
             };
             calls += 1;
             let outcome = provider

@@ -52,9 +52,10 @@ impl Conversion {
     pub fn accepts(self, field_type: FieldType) -> bool {
         match self {
             Self::String => true,
-            Self::Number | Self::Integer | Self::Boolean => {
-                !matches!(field_type, FieldType::EnumList | FieldType::Datetime)
-            }
+            Self::Number | Self::Integer | Self::Boolean => !matches!(
+                field_type,
+                FieldType::EnumList | FieldType::Datetime | FieldType::Json
+            ),
             Self::Date | Self::UnixTimestamp => {
                 matches!(field_type, FieldType::Datetime | FieldType::String)
             }

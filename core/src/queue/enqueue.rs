@@ -18,6 +18,9 @@ pub struct EnqueueOptions {
     pub snapshot: Option<serde_json::Value>,
     /// Run as soon as possible, even if an earlier enqueue asked for later.
     pub immediate: bool,
+    /// Send even if the provider believes the external system already has this data
+    /// (kept when later enqueues merge into the job).
+    pub force: bool,
 }
 
 /// The job an enqueue created or updated.
@@ -63,15 +66,16 @@ fn insert_sql(rows: usize, postgres: bool) -> String {
     // this enqueue asked for a time (not_before >= 0).
     let insert = format!(
         "INSERT INTO sync_queue \
-         (provider, object_type, object_id, snapshot, triggered_by, triggered_at, not_before) \
+         (provider, object_type, object_id, snapshot, triggered_by, triggered_at, not_before, force_send) \
          VALUES {} \
          ON CONFLICT (provider, object_type, object_id) WHERE lease_owner IS NULL AND failure_mode IS NULL \
          DO UPDATE SET snapshot = excluded.snapshot, triggered_by = excluded.triggered_by, \
            triggered_at = excluded.triggered_at, \
            not_before = CASE WHEN excluded.not_before < 0 THEN sync_queue.not_before ELSE excluded.not_before END, \
-           coalesced = sync_queue.coalesced + 1 \
+           coalesced = sync_queue.coalesced + 1, \
+           force_send = CASE WHEN excluded.force_send = 1 THEN 1 ELSE sync_queue.force_send END \
          RETURNING id, coalesced",
-        values_list(rows, 7, 0)
+        values_list(rows, 8, 0)
     );
     if postgres {
         format!(
@@ -143,7 +147,7 @@ impl Queue {
         let now = self.now_ms();
         let postgres = is_postgres(conn);
         for chunk in unique.chunks(BATCH_ROWS) {
-            let mut values = Vec::with_capacity(chunk.len() * 7);
+            let mut values = Vec::with_capacity(chunk.len() * 8);
             for &index in chunk {
                 let item = &items[index];
                 values.extend(row_values(
@@ -174,7 +178,7 @@ impl Queue {
     }
 }
 
-/// The 7 column values of one job row. `not_before` is `-1` when the enqueue did not ask for
+/// The 8 column values of one job row. `not_before` is `-1` when the enqueue did not ask for
 /// a time, so a merge keeps the pending row's time (a new row then runs at once).
 fn row_values(
     provider: &str,
@@ -182,7 +186,7 @@ fn row_values(
     triggered_by: &str,
     options: &EnqueueOptions,
     now: i64,
-) -> [Value; 7] {
+) -> [Value; 8] {
     let not_before = match (options.immediate, options.not_before_ms) {
         (true, _) => now,
         (false, Some(at)) => at,
@@ -196,5 +200,6 @@ fn row_values(
         triggered_by.into(),
         now.into(),
         not_before.into(),
+        i32::from(options.force).into(),
     ]
 }

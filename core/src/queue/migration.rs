@@ -14,11 +14,34 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateQueueTables)]
+        vec![Box::new(CreateQueueTables), Box::new(AddForceSend)]
     }
 
     fn migration_table_name() -> DynIden {
         "outsync_migrations".into_iden()
+    }
+}
+
+/// Adds `sync_queue.force_send`: the job sends even data the provider believes unchanged.
+struct AddForceSend;
+
+impl MigrationName for AddForceSend {
+    fn name(&self) -> &str {
+        "m20261123_000002_add_force_send"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddForceSend {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("sync_queue")
+                    .add_column(integer("force_send").default(0))
+                    .to_owned(),
+            )
+            .await
     }
 }
 

@@ -27,10 +27,12 @@ pub(crate) struct ClaimedJob {
     pub failed_attempts: i32,
     /// The token that proves the lease is still ours.
     pub fencing_token: i64,
+    /// Send even unchanged data.
+    pub force: bool,
 }
 
-const CLAIM_COLUMNS: &str =
-    "id, provider, object_type, object_id, snapshot, triggered_by, failed_attempts, fencing_token";
+const CLAIM_COLUMNS: &str = "id, provider, object_type, object_id, snapshot, triggered_by, \
+     failed_attempts, fencing_token, force_send";
 
 /// Claims up to `limit` due jobs of `providers` for `worker` until `lease_until`.
 pub(crate) async fn claim(
@@ -140,7 +142,47 @@ fn claimed_job(row: &sea_orm::QueryResult) -> Result<ClaimedJob, sea_orm::DbErr>
         triggered_by: get(row, "triggered_by")?,
         failed_attempts: get(row, "failed_attempts")?,
         fencing_token: get(row, "fencing_token")?,
+        force: get::<i32>(row, "force_send")? != 0,
     })
+}
+
+/// What earlier runs stored for `object` by `provider`, by mapping and child.
+pub(crate) async fn previous_results(
+    db: &DatabaseConnection,
+    provider: &str,
+    object: &ObjectRef,
+) -> Result<crate::PreviousResults, QueueError> {
+    let rows = db
+        .query_all_raw(statement(
+            db,
+            "SELECT mapping_id, child_id, id_value, action, sync_info, transmitted_at FROM sync_result \
+             WHERE provider = $1 AND object_type = $2 AND object_id = $3",
+            vec![provider.into(), object.object_type.as_str().into(), object.id.as_str().into()],
+        ))
+        .await
+        .map_err(QueueError::db("reading previous results"))?;
+    let mut previous = crate::PreviousResults::default();
+    for row in rows {
+        let read = || -> Result<_, sea_orm::DbErr> {
+            let info: Option<String> = get(&row, "sync_info")?;
+            Ok((
+                get::<String>(&row, "mapping_id")?,
+                get::<String>(&row, "child_id")?,
+                crate::PreviousResult {
+                    id_value: get(&row, "id_value")?,
+                    action: get(&row, "action")?,
+                    info: info
+                        .and_then(|text| serde_json::from_str(&text).ok())
+                        .unwrap_or(serde_json::Value::Null),
+                    transmitted_at_ms: get(&row, "transmitted_at")?,
+                },
+            ))
+        };
+        let (mapping, child, result) =
+            read().map_err(QueueError::db("reading previous results"))?;
+        previous.insert(mapping, child, result);
+    }
+    Ok(previous)
 }
 
 /// One `sync_run` row.

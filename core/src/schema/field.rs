@@ -29,6 +29,8 @@ pub enum FieldType {
     Enum,
     /// A list of values out of a fixed list of options.
     EnumList,
+    /// Any JSON value (an object or a list), passed on as it is.
+    Json,
 }
 
 impl FieldType {
@@ -46,6 +48,7 @@ impl FieldType {
             Self::Datetime => "datetime",
             Self::Enum => "enum",
             Self::EnumList => "enum_list",
+            Self::Json => "json",
         }
     }
 }

@@ -2,9 +2,10 @@
 //! happened into a [`Completion`].
 
 use super::WorkerContext;
+use crate::queue::store;
 use crate::queue::store::{ClaimedJob, Completion, RunRecord, Setback};
 use crate::queue::{FailureMode, RunOutcome};
-use crate::{ObjectSyncReport, OutboundSyncProvider, SyncError, sync_object};
+use crate::{ObjectSyncReport, OutboundSyncProvider, SyncError, SyncOptions, sync_object_with};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -128,7 +129,18 @@ async fn run_task(
             }
         }
     };
-    sync_object(provider.as_ref(), &job.object, &data)
+    let mut options = SyncOptions {
+        force: job.force,
+        ..SyncOptions::default()
+    };
+    if provider.wants_previous_results() {
+        options.previous = store::previous_results(&context.db, &job.provider, &job.object)
+            .await
+            .map_err(|error| {
+                SyncError::recoverable(format!("cannot read previous results: {error}"))
+            })?;
+    }
+    sync_object_with(provider.as_ref(), &job.object, &data, &options)
         .await
         .map(TaskResult::Synced)
 }

@@ -117,6 +117,7 @@ impl WorkSummary {
 
 /// Shared by a worker's tasks.
 pub(crate) struct WorkerContext {
+    pub(crate) db: DatabaseConnection,
     pub(crate) providers: HashMap<String, Arc<dyn OutboundSyncProvider>>,
     pub(crate) gates: HashMap<String, ProviderGate>,
     pub(crate) source: Option<Arc<dyn ObjectSource>>,
@@ -154,6 +155,7 @@ impl Worker {
         let mut provider_ids: Vec<String> = providers.keys().cloned().collect();
         provider_ids.sort();
         let context = Arc::new(WorkerContext {
+            db: db.clone(),
             providers,
             gates,
             source: None,

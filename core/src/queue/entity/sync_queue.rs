@@ -40,6 +40,8 @@ pub struct Model {
     pub fencing_token: i64,
     /// How many enqueues were merged into this row.
     pub coalesced: i32,
+    /// 1 when the job must send even data the provider believes unchanged.
+    pub force_send: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
