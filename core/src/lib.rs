@@ -36,6 +36,10 @@ pub use source::ObjectSource;
 pub use sync::{ObjectSyncReport, sync_object, sync_object_with};
 pub use worker::{Worker, WorkerConfig};
 
+/// Re-exported so applications use the same sea-orm as the queue (connections,
+/// transactions for the outbox).
+pub use sea_orm;
+
 /// Re-exported so providers need no direct dependency on `async-trait`.
 pub use async_trait::async_trait;
 

@@ -1,6 +1,8 @@
 //! outsync's integration tests: one binary, one module per area.
 
 mod assign;
+mod basket;
+mod basket_queue;
 mod evaluate;
 mod mapping_load;
 mod queue_enqueue;
