@@ -22,5 +22,8 @@ pub mod retries {}
 #[doc = include_str!("src/storage.md")]
 pub mod storage {}
 
+#[doc = include_str!("src/basket.md")]
+pub mod basket {}
+
 #[doc = include_str!("src/performance.md")]
 pub mod performance {}
