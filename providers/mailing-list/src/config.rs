@@ -1,0 +1,76 @@
+//! Building the provider from its JSON settings.
+
+use crate::backend::AdmissionPolicy;
+use crate::mailman::MailmanBackend;
+use crate::provider::{MailingListProvider, MembershipPolicy};
+use outsync_core::mapping::ObjectMapping;
+use outsync_core::{ProviderConfig, SyncError};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn secret(settings: &Value, name: &str) -> Result<Option<String>, SyncError> {
+    let text = |key: String| settings.get(&key).and_then(Value::as_str).map(str::to_owned);
+    if let Some(value) = text(name.to_owned()) {
+        return Ok(Some(value));
+    }
+    if let Some(variable) = text(format!("{name}_env")) {
+        return std::env::var(&variable).map(Some).map_err(|_| {
+            SyncError::config(format!("setting \"{name}_env\": environment variable {variable} is not set"))
+        });
+    }
+    if let Some(path) = text(format!("{name}_file")) {
+        return std::fs::read_to_string(&path)
+            .map(|content| Some(content.trim().to_owned()))
+            .map_err(|error| SyncError::config(format!("setting \"{name}_file\": cannot read {path}: {error}")));
+    }
+    Ok(None)
+}
+
+fn flag(settings: &Value, key: &str, default: bool) -> Result<bool, SyncError> {
+    match settings.get(key) {
+        None => Ok(default),
+        Some(Value::Bool(value)) => Ok(*value),
+        Some(other) => Err(SyncError::config(format!("setting \"{key}\" must be true or false, got {other}"))),
+    }
+}
+
+/// Builds the provider from settings:
+///
+/// ```json
+/// {"backend": "mailman", "base_url": "http://127.0.0.1:8001", "user": "restadmin",
+///  "password_env": "MAILMAN_PASSWORD", "timeout_seconds": 10,
+///  "pre_verified": true, "pre_confirmed": true, "pre_approved": true,
+///  "send_welcome_message": false, "resubscribe_leavers": false, "mappings": [...]}
+/// ```
+pub fn from_config(config: &ProviderConfig) -> Result<MailingListProvider, SyncError> {
+    let settings = &config.settings;
+    let backend = settings.get("backend").and_then(Value::as_str).unwrap_or("mailman");
+    if backend != "mailman" {
+        return Err(SyncError::config(format!("setting \"backend\": \"{backend}\" is not supported; use \"mailman\"")));
+    }
+    let base_url = settings
+        .get("base_url")
+        .and_then(Value::as_str)
+        .filter(|url| url.starts_with("http://") || url.starts_with("https://"))
+        .ok_or_else(|| SyncError::config("setting \"base_url\" must be the http(s) URL of Mailman's REST API"))?;
+    let user = settings.get("user").and_then(Value::as_str).unwrap_or("restadmin");
+    let password = secret(settings, "password")?
+        .ok_or_else(|| SyncError::config("the password is missing: set \"password\", \"password_env\" or \"password_file\""))?;
+    let timeout = settings.get("timeout_seconds").and_then(Value::as_f64).unwrap_or(10.0);
+    let backend = MailmanBackend::new(base_url, user, &password, Duration::from_secs_f64(timeout.clamp(0.1, 300.0)))?;
+    let policy = MembershipPolicy {
+        admission: AdmissionPolicy {
+            pre_verified: flag(settings, "pre_verified", true)?,
+            pre_confirmed: flag(settings, "pre_confirmed", true)?,
+            pre_approved: flag(settings, "pre_approved", true)?,
+            send_welcome_message: flag(settings, "send_welcome_message", false)?,
+        },
+        resubscribe_leavers: flag(settings, "resubscribe_leavers", false)?,
+    };
+    let mappings = settings
+        .get("mappings")
+        .ok_or_else(|| SyncError::config("setting \"mappings\" is missing: say which objects become list members"))?;
+    let mappings = ObjectMapping::load_value(mappings, &config.schema)?;
+    MailingListProvider::new(Arc::new(backend), mappings, policy)
+}
