@@ -4,6 +4,7 @@
 pub mod db;
 pub mod fake_api;
 pub mod file_target;
+pub mod mailman;
 pub mod providers;
 pub mod schema;
 pub mod scripted;

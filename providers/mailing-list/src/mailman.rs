@@ -34,7 +34,12 @@ pub fn list_id(list: &str) -> String {
 
 impl MailmanBackend {
     /// A backend for the REST API at `base_url` (`http://127.0.0.1:8001`, without `/3.1`).
-    pub fn new(base_url: &str, user: &str, password: &str, timeout: Duration) -> Result<Self, SyncError> {
+    pub fn new(
+        base_url: &str,
+        user: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<Self, SyncError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -48,7 +53,13 @@ impl MailmanBackend {
         })
     }
 
-    async fn call(&self, method: Method, path: &str, form: Option<&[(&str, String)]>, what: &str) -> Result<(StatusCode, Value, Option<String>), SyncError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, String)]>,
+        what: &str,
+    ) -> Result<(StatusCode, Value, Option<String>), SyncError> {
         let mut request = self
             .http
             .request(method, format!("{}/3.1{path}", self.base_url))
@@ -80,7 +91,11 @@ impl MailmanBackend {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let detail = format!("HTTP {} from {path}: {}", status.as_u16(), text.chars().take(1000).collect::<String>());
+        let detail = format!(
+            "HTTP {} from {path}: {}",
+            status.as_u16(),
+            text.chars().take(1000).collect::<String>()
+        );
         let error = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::config(format!(
                 "{what}: Mailman refused the REST credentials of user \"{}\" (HTTP {}); check the provider's user and password settings",
@@ -93,13 +108,20 @@ impl MailmanBackend {
             }
             StatusCode::BAD_REQUEST => SyncError::permanent(format!(
                 "{what}: Mailman rejected the request: {}",
-                if description.is_empty() { "bad request" } else { &description }
+                if description.is_empty() {
+                    "bad request"
+                } else {
+                    &description
+                }
             )),
             StatusCode::NOT_FOUND => return Ok((status, body, location)),
             status if status.is_server_error() => {
                 SyncError::recoverable(format!("{what}: Mailman failed (HTTP {})", status.as_u16()))
             }
-            status => SyncError::recoverable(format!("{what}: unexpected answer from Mailman (HTTP {})", status.as_u16())),
+            status => SyncError::recoverable(format!(
+                "{what}: unexpected answer from Mailman (HTTP {})",
+                status.as_u16()
+            )),
         };
         Err(error.with_full_message(detail))
     }
@@ -114,7 +136,10 @@ fn member_from(entry: &Value) -> Option<Member> {
             .and_then(Value::as_str)
             .filter(|name| !name.is_empty())
             .map(str::to_owned),
-        delivery_mode: entry.get("delivery_mode").and_then(Value::as_str).map(str::to_owned),
+        delivery_mode: entry
+            .get("delivery_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -141,7 +166,11 @@ impl ListBackend for MailmanBackend {
                     "{what}: Mailman has no list \"{list}\"; create it or fix the mapping's external_object_type"
                 )));
             }
-            let entries = body.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
+            let entries = body
+                .get("entries")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             members.extend(entries.iter().filter_map(member_from));
             let total = body.get("total_size").and_then(Value::as_u64).unwrap_or(0);
             if entries.len() < count || members.len() as u64 >= total {
@@ -158,13 +187,20 @@ impl ListBackend for MailmanBackend {
             .http
             .get(format!("{}/3.1/members/find", self.base_url))
             .basic_auth(&self.user, Some(&self.password))
-            .query(&[("list_id", id.as_str()), ("subscriber", email), ("role", "member")]);
-        let response = request
-            .send()
-            .await
-            .map_err(|error| SyncError::recoverable(format!("{what}: cannot reach Mailman at {}", self.base_url)).with_full_message(error.to_string()))?;
+            .query(&[
+                ("list_id", id.as_str()),
+                ("subscriber", email),
+                ("role", "member"),
+            ]);
+        let response = request.send().await.map_err(|error| {
+            SyncError::recoverable(format!("{what}: cannot reach Mailman at {}", self.base_url))
+                .with_full_message(error.to_string())
+        })?;
         if !response.status().is_success() {
-            return Err(SyncError::recoverable(format!("{what}: Mailman answered HTTP {}", response.status().as_u16())));
+            return Err(SyncError::recoverable(format!(
+                "{what}: Mailman answered HTTP {}",
+                response.status().as_u16()
+            )));
         }
         let body: Value = response.json().await.unwrap_or(Value::Null);
         Ok(body
@@ -173,7 +209,13 @@ impl ListBackend for MailmanBackend {
             .and_then(|entries| entries.iter().find_map(member_from)))
     }
 
-    async fn subscribe(&self, list: &str, email: &str, display_name: Option<&str>, policy: AdmissionPolicy) -> Result<Joined, SyncError> {
+    async fn subscribe(
+        &self,
+        list: &str,
+        email: &str,
+        display_name: Option<&str>,
+        policy: AdmissionPolicy,
+    ) -> Result<Joined, SyncError> {
         let what = format!("subscribing {email} to list {list}");
         let mut form = vec![
             ("list_id", list_id(list)),
@@ -186,11 +228,16 @@ impl ListBackend for MailmanBackend {
         if let Some(name) = display_name.filter(|name| !name.is_empty()) {
             form.push(("display_name", name.to_owned()));
         }
-        let (status, body, location) = self.call(Method::POST, "/members", Some(&form), &what).await?;
+        let (status, body, location) = self
+            .call(Method::POST, "/members", Some(&form), &what)
+            .await?;
         match status {
             StatusCode::CONFLICT => Ok(Joined::AlreadyMember),
             StatusCode::ACCEPTED => Ok(Joined::Pending(
-                body.get("token").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                body.get("token")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             )),
             _ => {
                 let id = location
@@ -198,12 +245,18 @@ impl ListBackend for MailmanBackend {
                     .and_then(|url| url.rsplit('/').next())
                     .unwrap_or_default()
                     .to_owned();
-                Ok(Joined::Member(Member {
+                let member = Member {
                     id,
                     email: email.to_owned(),
                     display_name: display_name.map(str::to_owned),
                     delivery_mode: Some("regular".to_owned()),
-                }))
+                };
+                // Mailman keeps display names per address, shared by all lists: an address
+                // known from another list keeps its old name unless it is set explicitly.
+                if let Some(name) = display_name.filter(|name| !name.is_empty()) {
+                    self.set_display_name(&member, name).await?;
+                }
+                Ok(Joined::Member(member))
             }
         }
     }
@@ -211,7 +264,13 @@ impl ListBackend for MailmanBackend {
     async fn set_display_name(&self, member: &Member, display_name: &str) -> Result<(), SyncError> {
         let what = format!("renaming {}", member.email);
         let form = [("display_name", display_name.to_owned())];
-        self.call(Method::PATCH, &format!("/addresses/{}", member.email), Some(&form), &what).await?;
+        self.call(
+            Method::PATCH,
+            &format!("/addresses/{}", member.email),
+            Some(&form),
+            &what,
+        )
+        .await?;
         Ok(())
     }
 
@@ -219,10 +278,17 @@ impl ListBackend for MailmanBackend {
         let what = format!("setting the delivery mode of {}", member.email);
         let form = [("delivery_mode", mode.to_owned())];
         let (status, _, _) = self
-            .call(Method::PATCH, &format!("/members/{}/preferences", member.id), Some(&form), &what)
+            .call(
+                Method::PATCH,
+                &format!("/members/{}/preferences", member.id),
+                Some(&form),
+                &what,
+            )
             .await?;
         if status == StatusCode::NOT_FOUND {
-            return Err(SyncError::recoverable(format!("{what}: the membership vanished meanwhile")));
+            return Err(SyncError::recoverable(format!(
+                "{what}: the membership vanished meanwhile"
+            )));
         }
         Ok(())
     }
@@ -230,7 +296,13 @@ impl ListBackend for MailmanBackend {
     async fn unsubscribe(&self, member: &Member) -> Result<(), SyncError> {
         let what = format!("unsubscribing {}", member.email);
         // 404: already gone, which is what we wanted.
-        self.call(Method::DELETE, &format!("/members/{}", member.id), None, &what).await?;
+        self.call(
+            Method::DELETE,
+            &format!("/members/{}", member.id),
+            None,
+            &what,
+        )
+        .await?;
         Ok(())
     }
 }

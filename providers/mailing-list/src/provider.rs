@@ -29,6 +29,8 @@ pub struct MembershipPolicy {
     /// Subscribe again people who left the list by themselves (or were removed in the list
     /// service) after outsync had subscribed them. Off by default: leaving is respected.
     pub resubscribe_leavers: bool,
+    /// Recoverable failures before a job stops as `exceeded` (0 = the default, 10).
+    pub max_attempts: u32,
 }
 
 /// Rosters read during one object's sync, by list.
@@ -48,7 +50,11 @@ pub struct MailingListProvider {
 impl MailingListProvider {
     /// A provider for `backend` with validated `mappings`; mappings may set only
     /// [`PROPERTIES`].
-    pub fn new(backend: Arc<dyn ListBackend>, mappings: Vec<ObjectMapping>, policy: MembershipPolicy) -> Result<Self, SyncError> {
+    pub fn new(
+        backend: Arc<dyn ListBackend>,
+        mappings: Vec<ObjectMapping>,
+        policy: MembershipPolicy,
+    ) -> Result<Self, SyncError> {
         for mapping in &mappings {
             for (index, entry) in mapping.property_mappings().iter().enumerate() {
                 if !PROPERTIES.contains(&entry.external_field()) {
@@ -71,19 +77,34 @@ impl MailingListProvider {
     }
 
     fn cached_roster(&self, object: &ObjectRef, list: &str) -> Option<Vec<Member>> {
-        let rosters = self.rosters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        rosters.get(object).and_then(|(_, lists)| lists.get(list).cloned())
+        let rosters = self
+            .rosters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rosters
+            .get(object)
+            .and_then(|(_, lists)| lists.get(list).cloned())
     }
 
     fn remember(&self, object: &ObjectRef, list: &str, update: impl FnOnce(&mut Vec<Member>)) {
-        let mut rosters = self.rosters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rosters = self
+            .rosters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Entries of syncs that failed (and so were not finalized) expire.
         rosters.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(600));
-        let entry = rosters.entry(object.clone()).or_insert_with(|| (Instant::now(), HashMap::new()));
+        let entry = rosters
+            .entry(object.clone())
+            .or_insert_with(|| (Instant::now(), HashMap::new()));
         update(entry.1.entry(list.to_owned()).or_default());
     }
 
-    async fn member(&self, object: &ObjectRef, list: &str, email: &str) -> Result<Option<Member>, SyncError> {
+    async fn member(
+        &self,
+        object: &ObjectRef,
+        list: &str,
+        email: &str,
+    ) -> Result<Option<Member>, SyncError> {
         let roster = match self.cached_roster(object, list) {
             Some(roster) => roster,
             None => {
@@ -104,7 +125,11 @@ struct Wanted {
 }
 
 fn wanted(request: &SyncRequest<'_>) -> Result<Wanted, SyncError> {
-    let mut wanted = Wanted { display_name: None, delivery_mode: None, subscribed: true };
+    let mut wanted = Wanted {
+        display_name: None,
+        delivery_mode: None,
+        subscribed: true,
+    };
     for property in &request.properties {
         let text = match &property.value {
             Value::String(text) => Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
@@ -161,12 +186,25 @@ impl OutboundSyncProvider for MailingListProvider {
         true
     }
 
-    async fn sync_object_with_properties(&self, request: SyncRequest<'_>) -> Result<Option<SyncOutcome>, SyncError> {
+    fn max_attempts(&self) -> u32 {
+        if self.policy.max_attempts == 0 {
+            10
+        } else {
+            self.policy.max_attempts
+        }
+    }
+
+    async fn sync_object_with_properties(
+        &self,
+        request: SyncRequest<'_>,
+    ) -> Result<Option<SyncOutcome>, SyncError> {
         let list = request.mapping.external_object_type();
         let email = request.id_value.trim().to_lowercase();
         let wanted = wanted(&request)?;
         let member = self.member(request.object, list, &email).await?;
-        let outcome = |action: SyncAction, info: Value| Some(SyncOutcome::new(action, &request).with_info(info));
+        let outcome = |action: SyncAction, info: Value| {
+            Some(SyncOutcome::new(action, &request).with_info(info))
+        };
 
         let Some(member) = member else {
             if !wanted.subscribed {
@@ -178,15 +216,24 @@ impl OutboundSyncProvider for MailingListProvider {
                 .previous
                 .is_some_and(|previous| previous.info.get("subscribed") == Some(&json!(true)));
             if we_subscribed && !self.policy.resubscribe_leavers {
-                return Ok(outcome(SyncAction::NothingToDo, info(true, None, Some("left the list; not subscribed again"))));
+                return Ok(outcome(
+                    SyncAction::NothingToDo,
+                    info(true, None, Some("left the list; not subscribed again")),
+                ));
             }
             let joined = self
                 .backend
-                .subscribe(list, &email, wanted.display_name.as_deref(), self.policy.admission)
+                .subscribe(
+                    list,
+                    &email,
+                    wanted.display_name.as_deref(),
+                    self.policy.admission,
+                )
                 .await?;
             return match joined {
                 Joined::Member(member) => {
-                    if let Some(mode) = wanted.delivery_mode.as_deref().filter(|m| *m != "regular") {
+                    if let Some(mode) = wanted.delivery_mode.as_deref().filter(|m| *m != "regular")
+                    {
                         self.backend.set_delivery_mode(&member, mode).await?;
                     }
                     let stored = member.clone();
@@ -200,14 +247,19 @@ impl OutboundSyncProvider for MailingListProvider {
                 Joined::AlreadyMember => {
                     // Subscribed meanwhile (another object with the same address).
                     let found = self.backend.find(list, &email).await?;
-                    Ok(outcome(SyncAction::NothingToDo, info(true, found.as_ref(), None)))
+                    Ok(outcome(
+                        SyncAction::NothingToDo,
+                        info(true, found.as_ref(), None),
+                    ))
                 }
             };
         };
 
         if !wanted.subscribed {
             self.backend.unsubscribe(&member).await?;
-            self.remember(request.object, list, |roster| roster.retain(|m| m.email != email));
+            self.remember(request.object, list, |roster| {
+                roster.retain(|m| m.email != email)
+            });
             return Ok(outcome(SyncAction::Delete, info(false, None, None)));
         }
         let mut changed = false;
@@ -223,11 +275,19 @@ impl OutboundSyncProvider for MailingListProvider {
             self.backend.set_delivery_mode(&member, mode).await?;
             changed = true;
         }
-        let action = if changed { SyncAction::Update } else { SyncAction::NothingToDo };
+        let action = if changed {
+            SyncAction::Update
+        } else {
+            SyncAction::NothingToDo
+        };
         Ok(outcome(action, info(true, Some(&member), None)))
     }
 
-    async fn finalize_sync(&self, object: &SourceObject<'_>, _mapped: &MappedObjects) -> Result<(), SyncError> {
+    async fn finalize_sync(
+        &self,
+        object: &SourceObject<'_>,
+        _mapped: &MappedObjects,
+    ) -> Result<(), SyncError> {
         self.rosters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
