@@ -25,5 +25,8 @@ pub mod storage {}
 #[doc = include_str!("src/basket.md")]
 pub mod basket {}
 
+#[doc = include_str!("src/mailing-list.md")]
+pub mod mailing_list {}
+
 #[doc = include_str!("src/performance.md")]
 pub mod performance {}
