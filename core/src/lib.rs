@@ -33,7 +33,7 @@ pub use registry::{
     ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
 };
 pub use source::ObjectSource;
-pub use sync::{ObjectSyncReport, sync_object, sync_object_with};
+pub use sync::{ObjectSyncReport, PreviewEntry, preview, sync_object, sync_object_with};
 pub use worker::{Worker, WorkerConfig};
 
 /// Re-exported so applications use the same sea-orm as the queue (connections,

@@ -171,3 +171,47 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// What one call would receive: the mapping, the child, the id value and the properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewEntry {
+    /// The mapping.
+    pub mapping_id: String,
+    /// The child (empty for the object itself).
+    pub child: crate::schema::ChildKey,
+    /// The identifier value (empty: the object would be skipped).
+    pub id_value: String,
+    /// The evaluated properties.
+    pub properties: Vec<crate::mapping::Property>,
+}
+
+/// Evaluates `provider`'s mappings for `data` without calling the provider: what a sync
+/// would send (`outsync mapping preview`).
+pub fn preview(
+    provider: &dyn OutboundSyncProvider,
+    object: &ObjectRef,
+    data: &Value,
+) -> Result<Vec<PreviewEntry>, SyncError> {
+    let mut entries = Vec::new();
+    for mapping in provider.mappings() {
+        if mapping.root_model() != object.object_type {
+            continue;
+        }
+        let mut targets = Vec::new();
+        collect_targets(
+            mapping,
+            &mapping.lineage[1..],
+            Inputs::root(mapping.root_model(), data),
+            &mut targets,
+        )?;
+        for inputs in &targets {
+            entries.push(PreviewEntry {
+                mapping_id: mapping.id().to_owned(),
+                child: inputs.child_key().clone(),
+                id_value: mapping.id_value(inputs),
+                properties: mapping.evaluate(inputs, provider.list_field_joiner())?,
+            });
+        }
+    }
+    Ok(entries)
+}

@@ -1,0 +1,272 @@
+//! `outsync demo`: the whole flow on embedded SQLite against a built-in demo Basket.
+
+use crate::table;
+use outsync_basket::fake::{FakeBasket, FakeMode};
+use outsync_basket::{ApiKey, BasketConfig, BasketProvider, Triggers, basket_schema};
+use outsync_core::queue::{Queue, connect};
+use outsync_core::{
+    ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, Worker, WorkerConfig, async_trait,
+};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The demo application's data, which the worker loads jobs without a snapshot from.
+#[derive(Default)]
+struct App(Mutex<HashMap<ObjectRef, Value>>);
+
+impl App {
+    fn save(&self, object_type: &str, value: &Value) {
+        let id = value["id"].to_string();
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(ObjectRef::new(object_type, id), value.clone());
+    }
+}
+
+#[async_trait]
+impl ObjectSource for App {
+    async fn load(&self, object: &ObjectRef) -> Result<Option<Value>, SyncError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(object)
+            .cloned())
+    }
+}
+
+fn user(id: u64, name: &str, email: &str) -> Value {
+    json!({"id": id, "deleted": false, "display_name": name, "email": email, "homepage": "",
+           "last_login": "2026-11-20T09:00:00Z", "location": "", "biography": "(not sent to Basket)"})
+}
+
+fn addon(id: u64, name: &str, authors: &[&Value]) -> Value {
+    json!({"id": id, "guid": format!("{{addon-{id}}}"), "name": name, "default_locale": "en-US",
+           "slug": name.to_lowercase().replace(' ', "-"), "type": "extension", "status": "public",
+           "is_disabled": false, "is_recommended": id.is_multiple_of(2), "last_updated": "2026-11-01T12:00:00Z",
+           "average_daily_users": id * 100, "authors": authors, "categories": {"firefox": ["privacy-security"]},
+           "current_version": {"id": id * 10, "compatibility": {"firefox": {"min": "115.0", "max": "*"}},
+                               "is_strict_compatibility_enabled": false, "version": "1.0", "files": []},
+           "latest_unlisted_version": null,
+           "ratings": {"average": 4.5, "bayesian_average": 4.4, "count": 12, "text_count": 5}})
+}
+
+fn step(text: &str) {
+    println!("\n▸ {text}");
+}
+
+/// Runs the demo.
+pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("outsync-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let url = database.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("outsync-demo.db").display()
+        )
+    });
+    println!("outsync demo — queue on {url}");
+
+    let basket = FakeBasket::start("demo-key")
+        .await
+        .map_err(|e| format!("cannot start the demo Basket: {e}"))?;
+    println!("built-in demo Basket listening on {}", basket.base_url);
+    let schema = basket_schema().map_err(|e| e.to_string())?;
+    let provider = BasketProvider::new(
+        BasketConfig::new(&basket.base_url, ApiKey::new("demo-key")),
+        &schema,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    let db = connect(&url).await.map_err(|e| e.to_string())?;
+    let queue = Queue::new(["basket"]);
+    let provider: Arc<dyn OutboundSyncProvider> = Arc::new(provider);
+    let app = Arc::new(App::default());
+    let worker = Worker::new(
+        db.clone(),
+        queue.clone(),
+        vec![provider],
+        WorkerConfig::default(),
+    )
+    .with_source(app.clone());
+    let triggers = Triggers::new(queue.clone());
+
+    let ada = user(1, "Ada", "ada@example.org");
+    let grace = user(2, "Grace", "grace@example.org");
+    let alan = user(3, "Alan", "alan@example.org");
+    let addons = [
+        addon(101, "Tab Tidy", &[&ada]),
+        addon(102, "Cookie Jar", &[&ada, &grace]),
+        addon(103, "Reader Plus", &[&grace]),
+        addon(104, "Night Owl", &[&alan]),
+    ];
+
+    step(
+        "3 user accounts and 4 add-ons are created in the application; triggers enqueue their sync",
+    );
+    for person in [&ada, &grace, &alan] {
+        app.save("UserProfile", person);
+        triggers
+            .user_saved(&db, None, person, &[])
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for item in &addons {
+        app.save("Addon", item);
+        triggers
+            .addon_saved(&db, None, item)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    println!(
+        "  synced: {:?}; Basket received {} payloads",
+        summary.outcomes,
+        basket.received().len()
+    );
+
+    step("Ada renames herself: her account and the 2 add-ons she authors are synced again");
+    let mut renamed = ada.clone();
+    renamed["display_name"] = json!("Ada L.");
+    app.save("UserProfile", &renamed);
+    for item in &addons[..2] {
+        let mut updated = item.clone();
+        let authors: Vec<Value> = item["authors"]
+            .as_array()
+            .map(|authors| {
+                authors
+                    .iter()
+                    .map(|a| {
+                        if a["id"] == 1 {
+                            renamed.clone()
+                        } else {
+                            a.clone()
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        updated["authors"] = json!(authors);
+        app.save("Addon", &updated);
+    }
+    let enqueued = triggers
+        .user_saved(&db, Some(&ada), &renamed, &["101".into(), "102".into()])
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "  enqueued: {} (the add-ons load their current state when they run)",
+        enqueued
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    println!("  synced: {:?}", summary.outcomes);
+
+    step("Grace's biography changes: Basket does not receive it, nothing is enqueued");
+    let mut bio = grace.clone();
+    bio["biography"] = json!("Rear admiral");
+    let enqueued = triggers
+        .user_saved(&db, Some(&grace), &bio, &["102".into(), "103".into()])
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("  enqueued: {} job(s)", enqueued.len());
+
+    step("Alan is synced again without a change: the same payload is not re-sent");
+    let before = basket.received().len();
+    let options = outsync_core::EnqueueOptions {
+        snapshot: Some(alan.clone()),
+        ..Default::default()
+    };
+    queue
+        .enqueue(
+            &db,
+            "basket",
+            &ObjectRef::new("UserProfile", "3"),
+            "manual",
+            options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    println!(
+        "  {:?}; HTTP calls: {}",
+        summary.outcomes,
+        basket.received().len() - before
+    );
+
+    step("Basket rate-limits (HTTP 429, Retry-After: 30): the job waits, nothing is lost");
+    basket.set_mode(FakeMode::RateLimited(30));
+    triggers
+        .user_deleted(&db, &alan, &["104".into()])
+        .await
+        .map_err(|e| e.to_string())?;
+    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    println!("  {:?}", summary.outcomes);
+    basket.set_mode(FakeMode::Normal);
+    let waiting = queue
+        .list_jobs(&db, &Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    for job in &waiting {
+        let summary = worker
+            .run_job_now(job.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "  operator runs job {} ({} {}) now: {:?}",
+            job.id, job.object_type, job.object_id, summary.outcomes
+        );
+    }
+
+    step("Summary");
+    let stats = queue.stats(&db).await.map_err(|e| e.to_string())?;
+    let runs = queue
+        .recent_runs(&db, 1000, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for object in [
+        ("UserProfile", "1"),
+        ("UserProfile", "2"),
+        ("UserProfile", "3"),
+        ("Addon", "101"),
+        ("Addon", "102"),
+        ("Addon", "103"),
+        ("Addon", "104"),
+    ] {
+        let reference = ObjectRef::new(object.0, object.1);
+        let results = queue
+            .results(&db, &reference, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let attempts = runs
+            .iter()
+            .filter(|r| r.object_type == object.0 && r.object_id == object.1)
+            .count();
+        let last = results.first().map_or("-".to_owned(), |r| r.action.clone());
+        rows.push(vec![reference.to_string(), attempts.to_string(), last]);
+    }
+    table::print(&["object", "runs", "last action"], &rows);
+    println!(
+        "\n  {} payloads reached Basket; {} run records; {} job(s) left in the queue.",
+        basket.received().len(),
+        runs.len(),
+        stats.jobs()
+    );
+    let config_path = dir.join("outsync.json");
+    let config = json!({"database_url": url, "schema": "basket", "providers": {}});
+    std::fs::write(
+        &config_path,
+        serde_json::to_string_pretty(&config).unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "  Look around: outsync status --config {0}   ·   outsync jobs --config {0} list",
+        config_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `outsync`: run workers, enqueue and sync objects, inspect the queue, check mappings, and
+//! see it all work with `outsync demo`.
+
+mod commands;
+mod config;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+// Linking the provider crates registers their providers.
+use outsync_basket as _;
+use outsync_mailing_list as _;
+
+#[derive(Parser)]
+#[command(
+    name = "outsync",
+    version,
+    about = "Outbound data sync: queue, workers and providers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything at once, with no setup: SQLite, a built-in demo Basket, sample users and
+    /// add-ons, a sync, a failure and its retry, and a summary.
+    Demo {
+        /// The SQLite database to use (default: a fresh file in the temp directory).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Create or upgrade the queue's tables.
+    Migrate(commands::ConfigArg),
+    /// Run a worker until Ctrl-C (more workers on more hosts share a PostgreSQL queue).
+    Worker(commands::ConfigArg),
+    /// Enqueue one object, or JSON lines from a file or stdin (`-`) for backfills.
+    Enqueue(commands::EnqueueArgs),
+    /// Sync every due job now and print a summary.
+    Sync(commands::ConfigArg),
+    /// Queue statistics and the latest runs.
+    Status(commands::ConfigArg),
+    /// List, retry or cancel jobs.
+    Jobs(commands::JobsArgs),
+    /// Check mappings, or preview what they produce for an object.
+    Mapping(commands::MappingArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OUTSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo { database } => commands::demo::run(database).await,
+        Command::Migrate(args) => commands::migrate(&args).await,
+        Command::Worker(args) => commands::worker(&args).await,
+        Command::Enqueue(args) => commands::enqueue(&args).await,
+        Command::Sync(args) => commands::sync(&args).await,
+        Command::Status(args) => commands::status(&args).await,
+        Command::Jobs(args) => commands::jobs(&args).await,
+        Command::Mapping(args) => commands::mapping(&args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The default configuration file.
+fn default_config() -> PathBuf {
+    PathBuf::from("outsync.json")
+}
