@@ -1,6 +1,7 @@
 //! `outsync`: run workers, enqueue and sync objects, inspect the queue, check mappings, and
 //! see it all work with `outsync demo`.
 
+mod api;
 mod commands;
 mod config;
 mod table;
@@ -33,6 +34,8 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// The service: HTTP API, worker and scheduler (needs OUTSYNC_API_TOKEN).
+    Serve(commands::ServeArgs),
     /// Create or upgrade the queue's tables.
     Migrate(commands::ConfigArg),
     /// Run a worker until Ctrl-C (more workers on more hosts share a PostgreSQL queue).
@@ -64,6 +67,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { database } => commands::demo::run(database).await,
+        Command::Serve(args) => commands::serve(&args).await,
         Command::Migrate(args) => commands::migrate(&args).await,
         Command::Worker(args) => commands::worker(&args).await,
         Command::Enqueue(args) => commands::enqueue(&args).await,

@@ -176,3 +176,198 @@ fn enqueue_sync_status_jobs_and_preview() {
         "{printed}"
     );
 }
+
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TOKEN: &str = "test-token-0123456789";
+
+fn serve(label: &str) -> Served {
+    let dir = temp_dir(label);
+    let config = dir.join("outsync.json");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"database_url": "{database}", "schema": "basket", "scheduler_interval_seconds": 1,
+                "providers": {{"basket": {{"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(OUTSYNC)
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("OUTSYNC_API_TOKEN", TOKEN)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return served;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("outsync serve did not start");
+}
+
+#[tokio::test]
+async fn the_http_api_enqueues_serves_cacheable_state_and_guards_itself() {
+    let served = serve("api");
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", served.base);
+
+    assert_eq!(
+        http.get(url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    let denied = http.get(url("/api/jobs")).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let denied = http
+        .get(url("/api/jobs"))
+        .bearer_auth("test-token-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401, "a wrong token is refused");
+
+    let enqueued = http
+        .post(url("/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
+                                   "snapshot": {"id": 5, "email": "e@example.org"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enqueued.status(), 202);
+    let body: serde_json::Value = enqueued.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"job": 1, "created": true}));
+
+    let malformed = http
+        .post(url("/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{\"provider\": \"basket\",}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let message: serde_json::Value = malformed.json().await.unwrap();
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("trailing comma at line 1 column 23"),
+        "{message}"
+    );
+    let missing = http
+        .post(url("/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"provider": "basket"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+
+    let state = http
+        .get(url("/api/objects/UserProfile/5"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state.status(), 200);
+    let mut etag = state.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(state.headers().contains_key("last-modified"));
+    // The worker may change the object's state between two reads (its first attempt):
+    // a changed state answers 200 with a new ETag, an unchanged one 304.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let again = http
+            .get(url("/api/objects/UserProfile/5"))
+            .bearer_auth(TOKEN)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(again.status().as_u16());
+        if again.status() == 304 {
+            break;
+        }
+        etag = again.headers()["etag"].to_str().unwrap().to_owned();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(statuses.last(), Some(&304), "{statuses:?}");
+
+    let summary: serde_json::Value = http
+        .patch(url("/api/syncall"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["response"], "ok", "{summary}");
+    assert!(summary["date"].as_str().unwrap().ends_with('Z'));
+    let last: serde_json::Value = http
+        .get(url("/api/synlast?count=1"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["data"].as_array().unwrap().len(), 1);
+
+    let metrics = http
+        .get(url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("# TYPE outsync_queue_jobs gauge"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("outsync_runs{provider=\"basket\",outcome=\"retry\"}"),
+        "{metrics}"
+    );
+
+    // The server closes the connection after refusing a huge body: use a fresh client.
+    let huge = reqwest::Client::new()
+        .post(url("/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"pad\": \"{}\"}}", "x".repeat(9 * 1024 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+}

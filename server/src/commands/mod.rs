@@ -3,9 +3,11 @@
 pub(crate) mod demo;
 mod mapping;
 mod queue;
+mod serve;
 
 pub(crate) use mapping::{MappingArgs, mapping};
 pub(crate) use queue::{EnqueueArgs, JobsArgs, enqueue, jobs, migrate, status, sync, worker};
+pub(crate) use serve::{ServeArgs, serve};
 
 use crate::config::Config;
 use clap::Args;

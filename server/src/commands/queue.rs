@@ -10,7 +10,7 @@ use outsync_core::{EnqueueOptions, ObjectRef, Worker, WorkerConfig};
 use serde_json::Value;
 use std::io::BufRead;
 
-fn queue_error(error: outsync_core::QueueError) -> String {
+pub(crate) fn queue_error(error: outsync_core::QueueError) -> String {
     let causes = error_chain(&error);
     if causes.is_empty() {
         error.to_string()
@@ -42,7 +42,7 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-async fn worker_for(
+pub(crate) async fn worker_for(
     args: &ConfigArg,
 ) -> Result<
     (

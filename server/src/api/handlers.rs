@@ -1,0 +1,345 @@
+//! The API's handlers.
+
+use super::AppState;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use outsync_core::queue::{EnqueueItem, JobFilter, JobState, QueueError, to_datetime};
+use outsync_core::{EnqueueOptions, ObjectRef};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+type Shared = State<Arc<AppState>>;
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": status.canonical_reason().unwrap_or("error"), "message": message.into()}))).into_response()
+}
+
+fn queue_problem(error: &QueueError) -> Response {
+    match error {
+        QueueError::JobNotFound(_) => problem(StatusCode::NOT_FOUND, error.to_string()),
+        QueueError::UnknownProvider { .. } => {
+            problem(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+        }
+        _ => {
+            tracing::error!(%error, "queue operation failed");
+            problem(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+        }
+    }
+}
+
+/// A status and a message, turned into a response by [`problem`].
+type Problem = (StatusCode, String);
+
+fn body(payload: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
+    payload.map(|Json(value)| value).map_err(|rejection| {
+        let status = rejection.status();
+        let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
+        (status, rejection.body_text())
+    })
+}
+
+fn item(value: &Value, index: Option<usize>) -> Result<EnqueueItem, Problem> {
+    let at = index.map_or_else(String::new, |i| format!("items[{i}]: "));
+    let text = |key: &str| match value.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err((
+            StatusCode::BAD_REQUEST,
+            format!("{at}\"{key}\" is missing or not a string"),
+        )),
+    };
+    Ok(EnqueueItem {
+        provider: text("provider")?,
+        object: ObjectRef::new(text("object_type")?, text("object_id")?),
+        triggered_by: value
+            .get("triggered_by")
+            .and_then(Value::as_str)
+            .unwrap_or("api")
+            .to_owned(),
+        options: EnqueueOptions {
+            snapshot: value.get("snapshot").cloned(),
+            force: value.get("force").and_then(Value::as_bool).unwrap_or(false),
+            immediate: value
+                .get("immediate")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            ..EnqueueOptions::default()
+        },
+    })
+}
+
+/// `POST /api/enqueue`: one object, or `{"items": [...]}`. Answers 202: the sync happens later.
+pub(crate) async fn enqueue(
+    State(state): Shared,
+    payload: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let value = match body(payload) {
+        Ok(value) => value,
+        Err((status, message)) => return problem(status, message),
+    };
+    if let Some(items) = value.get("items") {
+        let Some(items) = items.as_array() else {
+            return problem(StatusCode::BAD_REQUEST, "\"items\" must be a list");
+        };
+        let mut parsed = Vec::with_capacity(items.len());
+        for (index, entry) in items.iter().enumerate() {
+            match item(entry, Some(index)) {
+                Ok(item) => parsed.push(item),
+                Err((status, message)) => return problem(status, message),
+            }
+        }
+        return match state.queue.enqueue_many(&state.db, &parsed).await {
+            Ok(summary) => (
+                StatusCode::ACCEPTED,
+                Json(json!({"created": summary.created, "coalesced": summary.coalesced})),
+            )
+                .into_response(),
+            Err(error) => queue_problem(&error),
+        };
+    }
+    let item = match item(&value, None) {
+        Ok(item) => item,
+        Err((status, message)) => return problem(status, message),
+    };
+    match state
+        .queue
+        .enqueue(
+            &state.db,
+            &item.provider,
+            &item.object,
+            &item.triggered_by,
+            item.options,
+        )
+        .await
+    {
+        Ok(job) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"job": job.id, "created": job.created})),
+        )
+            .into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+fn http_date(ms: i64) -> String {
+    to_datetime(ms)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// `GET /api/objects/{type}/{id}`: jobs, results and recent runs of one object; cacheable.
+pub(crate) async fn object(
+    State(state): Shared,
+    Path((object_type, object_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let object = ObjectRef::new(object_type, object_id);
+    let filter = JobFilter {
+        object: Some(object.clone()),
+        limit: 100,
+        ..JobFilter::default()
+    };
+    let (jobs, results, runs) = match tokio::try_join!(
+        state.queue.list_jobs(&state.db, &filter),
+        state.queue.results(&state.db, &object, None),
+        state.queue.recent_runs(&state.db, 20, Some(&object)),
+    ) {
+        Ok(found) => found,
+        Err(error) => return queue_problem(&error),
+    };
+    let last_modified = results
+        .iter()
+        .map(|r| r.transmitted_at)
+        .chain(runs.iter().map(|r| r.at))
+        .chain(jobs.iter().map(|j| j.triggered_at))
+        .max()
+        .unwrap_or(0);
+    let document = json!({
+        "object": {"type": object.object_type, "id": object.id},
+        "jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "state": j.failure_mode.clone().unwrap_or_else(|| if j.lease_owner.is_some() { "running".into() } else { "pending".into() }),
+            "failed_attempts": j.failed_attempts, "not_before": to_datetime(j.not_before.max(0)).to_rfc3339(), "last_error": j.last_error})).collect::<Vec<_>>(),
+        "results": results.iter().map(|r| json!({"provider": r.provider, "mapping": r.mapping_id, "child": r.child_id,
+            "external_object_type": r.external_object_type, "external_id_field": r.external_id_field, "id_value": r.id_value,
+            "action": r.action, "link": r.external_link_href, "link_text": r.external_link_display_name,
+            "transmitted_at": to_datetime(r.transmitted_at).to_rfc3339()})).collect::<Vec<_>>(),
+        "runs": runs.iter().map(|r| json!({"at": to_datetime(r.at).to_rfc3339(), "provider": r.provider, "outcome": r.outcome,
+            "actions": serde_json::from_str::<Value>(&r.actions).unwrap_or(Value::Null), "error": r.error, "duration_ms": r.duration_ms})).collect::<Vec<_>>(),
+    });
+    let text = document.to_string();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    let etag = format!("\"{:016x}\"", hasher.finish());
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        })
+        .unwrap_or_else(|| {
+            headers
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|since| chrono::DateTime::parse_from_rfc2822(since).ok())
+                .is_some_and(|since| last_modified / 1000 <= since.timestamp())
+        });
+    let cache_headers = [
+        (header::ETAG, etag),
+        (header::LAST_MODIFIED, http_date(last_modified)),
+        (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+    ];
+    if not_modified {
+        return (StatusCode::NOT_MODIFIED, cache_headers).into_response();
+    }
+    (
+        StatusCode::OK,
+        cache_headers,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /api/jobs?state=&provider=&limit=`.
+pub(crate) async fn jobs(
+    State(state): Shared,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let job_state = match query.get("state").map(String::as_str) {
+        None => None,
+        Some("pending") => Some(JobState::Pending),
+        Some("running") => Some(JobState::Running),
+        Some("failed") => Some(JobState::Failed),
+        Some(other) => match outsync_core::queue::FailureMode::parse(other) {
+            Some(mode) => Some(JobState::FailedWith(mode)),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    format!("state \"{other}\": use pending, running, failed or a failure mode"),
+                );
+            }
+        },
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100u64)
+        .min(1000);
+    let filter = JobFilter {
+        state: job_state,
+        provider: query.get("provider").cloned(),
+        limit,
+        ..JobFilter::default()
+    };
+    match state.queue.list_jobs(&state.db, &filter).await {
+        Ok(jobs) => Json(json!({"jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "object_type": j.object_type,
+            "object_id": j.object_id, "failed_attempts": j.failed_attempts, "failure_mode": j.failure_mode, "running": j.lease_owner.is_some(),
+            "last_error": j.last_error, "triggered_by": j.triggered_by})).collect::<Vec<_>>()})).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+/// `POST /api/jobs/{id}/retry`.
+pub(crate) async fn retry(State(state): Shared, Path(id): Path<i64>) -> Response {
+    match state.queue.retry(&state.db, id).await {
+        Ok(()) => Json(json!({"job": id, "retried": true})).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+/// `POST /api/jobs/{id}/cancel`.
+pub(crate) async fn cancel(State(state): Shared, Path(id): Path<i64>) -> Response {
+    match state.queue.cancel(&state.db, id).await {
+        Ok(()) => Json(json!({"job": id, "cancelled": true})).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+/// `POST /api/jobs/{id}/run`: run the job now and answer how it ended.
+pub(crate) async fn run_now(State(state): Shared, Path(id): Path<i64>) -> Response {
+    match state.worker.run_job_now(id).await {
+        Ok(summary) => Json(json!({"job": id, "outcomes": summary.outcomes})).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+fn envelope(ok: bool, data: Value) -> Value {
+    json!({"response": if ok { "ok" } else { "error" }, "data": data, "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)})
+}
+
+async fn drain(state: &AppState) -> Value {
+    let result = state.worker.drain().await;
+    let summary = match &result {
+        Ok(summary) => envelope(true, json!(format!("{} synced", summary.processed()))),
+        Err(error) => envelope(
+            false,
+            json!({"__exception__": true, "reason": error.to_string()}),
+        ),
+    };
+    state.remember(summary.clone());
+    summary
+}
+
+/// `POST /api/sync[?background=true]`: run due jobs now.
+pub(crate) async fn sync_now(
+    State(state): Shared,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if query.get("background").is_some_and(|v| v == "true") {
+        tokio::spawn(async move { drain(&state).await });
+        return (StatusCode::ACCEPTED, Json(json!({"started": true}))).into_response();
+    }
+    Json(drain(&state).await).into_response()
+}
+
+/// `PATCH /api/syncall`: synchronous, Soukosync's envelope.
+pub(crate) async fn syncall(State(state): Shared) -> Response {
+    let summary = drain(&state).await;
+    let status = if summary["response"] == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, Json(summary)).into_response()
+}
+
+/// `PATCH /api/syncast`: starts a sync in the background.
+pub(crate) async fn syncast(State(state): Shared) -> Response {
+    tokio::spawn(async move { drain(&state).await });
+    Json(envelope(true, json!("sync started"))).into_response()
+}
+
+/// `GET /api/synlast[?count=N]`: the latest sync summaries, oldest first.
+pub(crate) async fn synlast(
+    State(state): Shared,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let summaries = state
+        .summaries
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let count = query
+        .get("count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(summaries.len());
+    let skip = summaries.len().saturating_sub(count);
+    Json(json!({"data": summaries.into_iter().skip(skip).collect::<Vec<_>>()})).into_response()
+}
+
+/// `GET /healthz`: the database answers.
+pub(crate) async fn healthz(State(state): Shared) -> Response {
+    match state.queue.stats(&state.db).await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    }
+}

@@ -1,0 +1,73 @@
+//! The HTTP API (axum, JSON): enqueue (writes go through the queue, 202), object state
+//! (cacheable: ETag and Last-Modified), jobs, sync now, Soukosync-compatible
+//! `/api/syncall`, `/api/syncast`, `/api/synlast`, `/healthz` and `/metrics`.
+
+mod auth;
+mod handlers;
+mod metrics;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post};
+use outsync_core::Worker;
+use outsync_core::queue::Queue;
+use outsync_core::sea_orm::DatabaseConnection;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+pub(crate) use auth::ApiToken;
+
+/// The largest request body accepted (enqueue batches included).
+pub(crate) const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// What the handlers share.
+pub(crate) struct AppState {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) queue: Queue,
+    pub(crate) worker: Arc<Worker>,
+    pub(crate) token: ApiToken,
+    /// The latest sync summaries, newest last (`/api/synlast`).
+    pub(crate) summaries: Mutex<VecDeque<Value>>,
+}
+
+impl AppState {
+    pub(crate) fn remember(&self, summary: Value) {
+        let mut summaries = self
+            .summaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        summaries.push_back(summary);
+        while summaries.len() > 100 {
+            summaries.pop_front();
+        }
+    }
+}
+
+/// The router.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/enqueue", post(handlers::enqueue))
+        .route(
+            "/api/objects/{object_type}/{object_id}",
+            get(handlers::object),
+        )
+        .route("/api/jobs", get(handlers::jobs))
+        .route("/api/jobs/{id}/retry", post(handlers::retry))
+        .route("/api/jobs/{id}/cancel", post(handlers::cancel))
+        .route("/api/jobs/{id}/run", post(handlers::run_now))
+        .route("/api/sync", post(handlers::sync_now))
+        .route("/api/syncall", patch(handlers::syncall))
+        .route("/api/syncast", patch(handlers::syncast))
+        .route("/api/synlast", get(handlers::synlast))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .merge(api)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}

@@ -1,0 +1,89 @@
+//! `outsync serve`: the HTTP API, a worker and the scheduler in one process.
+
+use super::ConfigArg;
+use super::queue::{queue_error, worker_for};
+use crate::api::{self, ApiToken, AppState};
+use clap::Args;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `outsync serve`.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Run records older than this many days are pruned by the scheduler.
+    #[arg(long, default_value_t = 30)]
+    keep_runs_days: u64,
+}
+
+pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
+    let token = std::env::var("OUTSYNC_API_TOKEN")
+        .ok()
+        .filter(|token| token.len() >= 16)
+        .ok_or("set OUTSYNC_API_TOKEN to a secret of at least 16 characters: every API call must carry it")?;
+    let interval = args.config.load()?.scheduler_interval.max(1);
+    let (worker, queue, db) = worker_for(&args.config).await?;
+    let worker = Arc::new(worker);
+    let state = Arc::new(AppState {
+        db: db.clone(),
+        queue: queue.clone(),
+        worker: worker.clone(),
+        token: ApiToken::new(token),
+        summaries: Mutex::default(),
+    });
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    eprintln!(
+        "outsync serving on http://{} (worker {}, scheduler every {interval} s)",
+        args.listen,
+        worker.config().id
+    );
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
+    let running_worker = tokio::spawn({
+        let worker = worker.clone();
+        let done = shutdown(stopped.clone());
+        async move { worker.run(done).await }
+    });
+    let retention = Duration::from_secs(args.keep_runs_days * 86_400);
+    let scheduler = tokio::spawn({
+        let (queue, db) = (queue.clone(), db.clone());
+        let mut done = stopped.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = done.wait_for(|stop| *stop) => break,
+                    () = tokio::time::sleep(Duration::from_secs(interval)) => {}
+                }
+                // The worker drains due jobs and reaps leases as it goes; the scheduler
+                // wakes it and prunes old run records.
+                queue.wake();
+                if let Err(error) = queue.prune_runs(&db, retention).await {
+                    tracing::warn!(%error, "pruning runs failed");
+                }
+            }
+        }
+    });
+    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    let result = server
+        .await
+        .map_err(|e| format!("the HTTP server failed: {e}"));
+    let _ = stop.send(true);
+    let _ = scheduler.await;
+    let summary = running_worker
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(queue_error)?;
+    eprintln!("stopped: {:?}", summary.outcomes);
+    result
+}
