@@ -4,6 +4,18 @@
 #[doc = include_str!("src/introduction.md")]
 pub mod introduction {}
 
+#[doc = include_str!("src/quick-start.md")]
+pub mod quick_start {}
+
+#[doc = include_str!("src/service.md")]
+pub mod service {}
+
+#[doc = include_str!("src/http-api.md")]
+pub mod http_api {}
+
+#[doc = include_str!("src/scaling.md")]
+pub mod scaling {}
+
 #[doc = include_str!("src/concepts.md")]
 pub mod concepts {}
 

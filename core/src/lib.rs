@@ -21,6 +21,7 @@ pub mod registry;
 pub mod schema;
 pub mod source;
 pub mod sync;
+pub mod token;
 pub mod worker;
 
 pub use error::{FailureKind, SyncError, SyncResult};
