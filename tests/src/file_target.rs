@@ -2,7 +2,7 @@
 //! `code version` to `synced.log`; a sync of an object that another sync of the same object
 //! is still running records the object in `overlaps.log`.
 
-use crate::scripted::record_schema;
+use crate::scripted::record_mappings;
 use outsync_core::mapping::ObjectMapping;
 use outsync_core::{
     OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
@@ -23,17 +23,10 @@ impl FileTargetProvider {
     /// Writes into `dir`; each call takes `delay`.
     pub fn new(dir: &Path, delay: Duration) -> Self {
         std::fs::create_dir_all(dir.join("active")).expect("target dir");
-        let mappings = ObjectMapping::load_all(
-            r#"[{"id": "records", "source_model": "Order", "external_object_type": "records",
-                 "source_id_field": "code", "external_id_field": "code",
-                 "property_mappings": [{"source_field": "version", "external_field": "version"}]}]"#,
-            &record_schema(),
-        )
-        .expect("file target mappings");
         Self {
             dir: dir.to_owned(),
             delay,
-            mappings,
+            mappings: record_mappings(),
         }
     }
 

@@ -23,6 +23,18 @@ pub fn record_schema() -> SourceSchema {
     .expect("record schema")
 }
 
+/// One mapping on [`record_schema`]: each `Order` becomes a `records` object keyed by
+/// `code`, with its `version`.
+pub fn record_mappings() -> Vec<ObjectMapping> {
+    ObjectMapping::load_all(
+        r#"[{"id": "records", "source_model": "Order", "external_object_type": "records",
+             "source_id_field": "code", "external_id_field": "code",
+             "property_mappings": [{"source_field": "version", "external_field": "version"}]}]"#,
+        &record_schema(),
+    )
+    .expect("record mappings")
+}
+
 /// Lets a test hold a call open: the call signals `entered`, then waits for `release`.
 #[derive(Debug, Default)]
 pub struct Gate {
@@ -70,13 +82,7 @@ pub struct ScriptedProvider {
 impl ScriptedProvider {
     /// A provider named `identifier` that succeeds unless scripted otherwise.
     pub fn new(identifier: &str) -> Self {
-        let mappings = ObjectMapping::load_all(
-            r#"[{"id": "records", "source_model": "Order", "external_object_type": "records",
-                 "source_id_field": "code", "external_id_field": "code",
-                 "property_mappings": [{"source_field": "version", "external_field": "version"}]}]"#,
-            &record_schema(),
-        )
-        .expect("scripted mappings");
+        let mappings = record_mappings();
         Self {
             identifier: identifier.to_owned(),
             mappings,
