@@ -13,6 +13,9 @@ pub mod service {}
 #[doc = include_str!("src/http-api.md")]
 pub mod http_api {}
 
+#[doc = include_str!("src/dashboard.md")]
+pub mod dashboard {}
+
 #[doc = include_str!("src/scaling.md")]
 pub mod scaling {}
 

@@ -4,6 +4,7 @@
 mod api;
 mod commands;
 mod config;
+mod dashboard;
 mod table;
 
 use clap::{Parser, Subcommand};

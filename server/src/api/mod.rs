@@ -29,6 +29,12 @@ pub(crate) struct AppState {
     pub(crate) token: ApiToken,
     /// The latest sync summaries, newest last (`/api/synlast`).
     pub(crate) summaries: Mutex<VecDeque<Value>>,
+    /// Dashboard sessions.
+    pub(crate) sessions: crate::dashboard::Sessions,
+    /// The configured providers.
+    pub(crate) providers: Vec<Arc<dyn outsync_core::OutboundSyncProvider>>,
+    /// The source schema.
+    pub(crate) schema: Arc<outsync_core::schema::SourceSchema>,
 }
 
 impl AppState {
@@ -68,6 +74,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(handlers::healthz))
         .merge(api)
+        .merge(crate::dashboard::router(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

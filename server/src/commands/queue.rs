@@ -42,20 +42,27 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-pub(crate) async fn worker_for(
-    args: &ConfigArg,
-) -> Result<
-    (
-        Worker,
-        outsync_core::queue::Queue,
-        outsync_core::sea_orm::DatabaseConnection,
-    ),
-    String,
-> {
+/// A worker, its queue and database, with a handle on the three together.
+pub(crate) type WorkerParts = (
+    Worker,
+    outsync_core::queue::Queue,
+    outsync_core::sea_orm::DatabaseConnection,
+);
+
+/// A worker for every configured provider.
+pub(crate) async fn worker_for(args: &ConfigArg) -> Result<WorkerParts, String> {
     let config = args.load()?;
     let providers = config
         .build_providers()
         .map_err(|problems| problems.join("\n"))?;
+    worker_with(&config, providers).await
+}
+
+/// A worker for `providers` on the configured queue.
+pub(crate) async fn worker_with(
+    config: &crate::config::Config,
+    providers: Vec<std::sync::Arc<dyn outsync_core::OutboundSyncProvider>>,
+) -> Result<WorkerParts, String> {
     let (queue, db) = config.open_queue().await?;
     let worker_config = WorkerConfig {
         postgres_listen_url: config

@@ -1,7 +1,7 @@
 //! `outsync serve`: the HTTP API, a worker and the scheduler in one process.
 
 use super::ConfigArg;
-use super::queue::{queue_error, worker_for};
+use super::queue::{queue_error, worker_with};
 use crate::api::{self, ApiToken, AppState};
 use clap::Args;
 use std::sync::{Arc, Mutex};
@@ -25,8 +25,12 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
         .ok()
         .filter(|token| token.len() >= 16)
         .ok_or("set OUTSYNC_API_TOKEN to a secret of at least 16 characters: every API call must carry it")?;
-    let interval = args.config.load()?.scheduler_interval.max(1);
-    let (worker, queue, db) = worker_for(&args.config).await?;
+    let config = args.config.load()?;
+    let interval = config.scheduler_interval.max(1);
+    let providers = config
+        .build_providers()
+        .map_err(|problems| problems.join("\n"))?;
+    let (worker, queue, db) = worker_with(&config, providers.clone()).await?;
     let worker = Arc::new(worker);
     let state = Arc::new(AppState {
         db: db.clone(),
@@ -34,6 +38,9 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
         worker: worker.clone(),
         token: ApiToken::new(token),
         summaries: Mutex::default(),
+        sessions: crate::dashboard::Sessions::default(),
+        providers,
+        schema: config.schema.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
