@@ -556,3 +556,222 @@ async fn the_dashboard_logs_in_with_the_token_and_acts_on_problems_with_csrf() {
         .unwrap();
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn every_job_and_sync_endpoint_answers() {
+    let served = serve("endpoints");
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", served.base);
+    let many = serde_json::json!({"items": [
+        {"provider": "basket", "object_type": "UserProfile", "object_id": "1", "snapshot": {"id": 1, "email": "a@example.org"}},
+        {"provider": "basket", "object_type": "UserProfile", "object_id": 2, "snapshot": {"id": 2, "email": "b@example.org"}},
+        {"provider": "basket", "object_type": "UserProfile", "object_id": "1", "snapshot": {"id": 1, "email": "a2@example.org"}}
+    ]});
+    let answer = http
+        .post(url("/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .json(&many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    assert_eq!(
+        answer.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"created": 2, "coalesced": 1})
+    );
+    let bad_item =
+        serde_json::json!({"items": [{"provider": "basket", "object_type": "UserProfile"}]});
+    let answer = http
+        .post(url("/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .json(&bad_item)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("items[0]: \\\"object_id\\\" is missing")
+    );
+    let unknown =
+        serde_json::json!({"provider": "crm", "object_type": "UserProfile", "object_id": "1"});
+    assert_eq!(
+        http.post(url("/api/enqueue"))
+            .bearer_auth(TOKEN)
+            .json(&unknown)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+
+    // Wait until the worker has tried both (the target is down) and holds neither.
+    for _ in 0..100 {
+        let running: serde_json::Value = http
+            .get(url("/api/jobs?state=running"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pending: serde_json::Value = http
+            .get(url("/api/jobs?state=pending"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tried = pending["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["failed_attempts"].as_i64() >= Some(1))
+            .count();
+        if running["jobs"].as_array().unwrap().is_empty() && tried == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let jobs: serde_json::Value = http
+        .get(url("/api/jobs?state=pending"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_of = |object: &str| {
+        jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["object_id"] == object)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let ids = [id_of("1"), id_of("2")];
+    assert_eq!(
+        http.get(url("/api/jobs?state=sometimes"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let run: serde_json::Value = http
+        .post(url(&format!("/api/jobs/{}/run", ids[0])))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["outcomes"]["retry"], 1, "the target is down: {run}");
+    let retried = http
+        .post(url(&format!("/api/jobs/{}/retry", ids[1])))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    let cancelled = http
+        .post(url(&format!("/api/jobs/{}/cancel", ids[1])))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(
+        http.post(url(&format!("/api/jobs/{}/cancel", ids[1])))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let state = http
+        .get(url("/api/objects/UserProfile/1"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let modified = state.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = state.json().await.unwrap();
+    assert_eq!(body["jobs"][0]["state"], "pending", "{body}");
+    assert!(!body["runs"].as_array().unwrap().is_empty());
+    let since = http
+        .get(url("/api/objects/UserProfile/1"))
+        .bearer_auth(TOKEN)
+        .header("if-modified-since", &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(since.status(), 304, "If-Modified-Since");
+    let older = http
+        .get(url("/api/objects/UserProfile/1"))
+        .bearer_auth(TOKEN)
+        .header("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(older.status(), 200);
+    let synced: serde_json::Value = http
+        .post(url("/api/sync"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(synced["response"], "ok");
+    assert_eq!(
+        http.post(url("/api/sync?background=true"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let cast: serde_json::Value = http
+        .patch(url("/api/syncast"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cast["data"], "sync started");
+
+    for path in [
+        "/api/jobs",
+        "/api/synlast",
+        "/metrics",
+        "/api/objects/UserProfile/1",
+    ] {
+        assert_eq!(
+            http.get(url(path)).send().await.unwrap().status(),
+            401,
+            "{path} needs the token"
+        );
+    }
+}

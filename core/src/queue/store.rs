@@ -98,31 +98,31 @@ pub(crate) async fn claim(
     Ok(jobs)
 }
 
-/// Claims the pending job of `object`, due or not, unless the object is being synced.
-pub(crate) async fn claim_object(
+/// Claims job `id` whatever its schedule or failure mode (an operator's "run now"),
+/// unless its object is being synced. A stopped job starts over: its failure mode and
+/// attempt count are cleared. Leased, it stands outside the one-pending-job index, so a
+/// newer pending job of the object may coexist and runs afterwards.
+pub(crate) async fn claim_job(
     db: &DatabaseConnection,
-    provider: &str,
-    object: &ObjectRef,
+    id: i64,
     worker: &str,
     lease_until: i64,
 ) -> Result<Option<ClaimedJob>, QueueError> {
     let sql = format!(
-        "UPDATE sync_queue SET lease_owner = $1, lease_expires_at = $2, fencing_token = fencing_token + 1 \
-         WHERE provider = $3 AND object_type = $4 AND object_id = $5 \
-           AND lease_owner IS NULL AND failure_mode IS NULL \
-           AND NOT EXISTS (SELECT 1 FROM sync_queue o WHERE o.provider = $3 AND o.object_type = $4 \
-               AND o.object_id = $5 AND o.lease_owner IS NOT NULL) \
+        "UPDATE sync_queue SET lease_owner = $1, lease_expires_at = $2, fencing_token = fencing_token + 1, \
+           failed_attempts = CASE WHEN failure_mode IS NULL THEN failed_attempts ELSE 0 END, failure_mode = NULL \
+         WHERE id = $3 AND lease_owner IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM sync_queue o WHERE o.provider = sync_queue.provider \
+               AND o.object_type = sync_queue.object_type AND o.object_id = sync_queue.object_id \
+               AND o.lease_owner IS NOT NULL) \
          RETURNING {CLAIM_COLUMNS}"
     );
-    let values = vec![
-        worker.into(),
-        lease_until.into(),
-        provider.into(),
-        object.object_type.as_str().into(),
-        object.id.as_str().into(),
-    ];
     let row = db
-        .query_one_raw(statement(db, &sql, values))
+        .query_one_raw(statement(
+            db,
+            &sql,
+            vec![worker.into(), lease_until.into(), id.into()],
+        ))
         .await
         .map_err(QueueError::db("claiming a job"))?;
     row.map(|row| claimed_job(&row))

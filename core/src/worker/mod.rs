@@ -239,20 +239,12 @@ impl Worker {
 
     /// Claims and runs job `id` now, whatever its schedule (a stopped job is retried).
     pub async fn run_job_now(&self, id: i64) -> Result<WorkSummary, QueueError> {
-        let job = self.queue.job(&self.db, id).await?;
-        // Retrying may merge the job into a newer pending job of the same object: claim
-        // whatever job is pending for the object now.
-        self.queue.retry(&self.db, id).await?;
-        let object = crate::ObjectRef::new(job.object_type, job.object_id);
+        // Make sure the job exists (a clear error otherwise), then claim it directly: making
+        // it due for everyone would let another worker take it first.
+        self.queue.job(&self.db, id).await?;
         let now = self.context.clock.now_ms();
-        let claimed = store::claim_object(
-            &self.db,
-            &job.provider,
-            &object,
-            &self.context.config.id,
-            self.lease_until(now),
-        )
-        .await?;
+        let claimed =
+            store::claim_job(&self.db, id, &self.context.config.id, self.lease_until(now)).await?;
         let mut summary = WorkSummary::default();
         if let Some(job) = claimed {
             let completion = execute::execute(self.context.clone(), job).await;
