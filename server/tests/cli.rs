@@ -880,3 +880,291 @@ async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
         .await
         .unwrap();
 }
+
+/// A minimal WebDriver client over HTTP (chromedriver speaks it), enough to log in, click
+/// and take screenshots.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    driver: std::process::Child,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let driver_path = std::env::var("OUTSYNC_TEST_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        if !std::path::Path::new(&driver_path).exists() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the browser test: install chromium and chromium-driver"
+            );
+            eprintln!(
+                "{driver_path} is missing: the browser test needs Debian's chromium and chromium-driver"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let profile = temp_dir("chromium-profile");
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": std::env::var("OUTSYNC_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())]}}}});
+        for _ in 0..100 {
+            if let Ok(answer) = http
+                .post(format!("{base}/session"))
+                .json(&capabilities)
+                .send()
+                .await
+            {
+                let body: serde_json::Value = answer.json().await.unwrap();
+                let session = body["value"]["sessionId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no session: {body}"))
+                    .to_owned();
+                return Some(Browser {
+                    http,
+                    base,
+                    session,
+                    driver,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start");
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let request = self.http.request(method, url);
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
+        let answer = request.send().await.unwrap();
+        answer.json::<serde_json::Value>().await.unwrap()["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/url",
+            serde_json::json!({"url": url}),
+        )
+        .await;
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            serde_json::json!({"text": text}),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", serde_json::Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) {
+        let encoded = self
+            .call(reqwest::Method::GET, "/screenshot", serde_json::Value::Null)
+            .await;
+        let png = base64_decode(encoded.as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let bits = chunk.iter().enumerate().fold(0u32, |acc, (i, c)| {
+            acc | (u32::from(value(*c)) << (18 - 6 * i))
+        });
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let fake = outsync_basket::fake::FakeBasket::start("k").await.unwrap();
+    fake.set_mode(outsync_basket::fake::FakeMode::Unauthorized);
+    let dir = temp_dir("browser");
+    let config = dir.join("outsync.json");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
+    std::fs::write(
+        &config,
+        serde_json::json!({"database_url": database, "schema": "basket",
+        "providers": {"basket": {"base_url": fake.base_url, "api_key": "k"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(OUTSYNC)
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("OUTSYNC_API_TOKEN", TOKEN)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let http = reqwest::Client::new();
+    let user = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
+                                  "snapshot": {"id": 5, "email": "five@example.org", "display_name": "Five"}});
+    http.post(format!("{}/api/enqueue", served.base))
+        .bearer_auth(TOKEN)
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    browser.go(&format!("{}/dashboard", served.base)).await;
+    let login = browser.source().await;
+    assert!(
+        login.contains("API token"),
+        "redirected to the login page: {login}"
+    );
+    browser.screenshot(&shots.join("1-login.png")).await;
+    browser.type_into("input[name=token]", TOKEN).await;
+    browser.click("form button").await;
+    assert!(browser.source().await.contains("<h2>Queue</h2>"));
+    browser.screenshot(&shots.join("2-overview.png")).await;
+
+    let mut problems = String::new();
+    for _ in 0..50 {
+        browser
+            .go(&format!("{}/dashboard/problems", served.base))
+            .await;
+        problems = browser.source().await;
+        if problems.contains("refused the API key") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(problems.contains("refused the API key"), "{problems}");
+    browser.screenshot(&shots.join("3-problems.png")).await;
+
+    fake.set_mode(outsync_basket::fake::FakeMode::Normal);
+    browser.click("input[name=id]").await;
+    browser.click("button[value=retry]").await;
+    let mut object = String::new();
+    for _ in 0..50 {
+        browser
+            .go(&format!("{}/dashboard/objects/UserProfile/5", served.base))
+            .await;
+        object = browser.source().await;
+        if object.contains(">success<") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        object.contains(">success<") && object.contains(">create<"),
+        "synced after the retry: {object}"
+    );
+    browser.screenshot(&shots.join("4-synced.png")).await;
+    assert_eq!(
+        fake.received_at("/amo-sync/userprofile/")
+            .iter()
+            .filter(|r| r.body["id"] == 5)
+            .count(),
+        2,
+        "one refused, one accepted"
+    );
+    eprintln!("screenshots in {}", shots.display());
+}
