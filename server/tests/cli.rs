@@ -946,6 +946,9 @@ impl Browser {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        let mut driver = driver;
+        let _ = driver.kill();
+        let _ = driver.wait();
         panic!("chromedriver did not start");
     }
 
