@@ -268,5 +268,9 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
         "  Look around: outsync status --config {0}   ·   outsync jobs --config {0} list",
         config_path.display()
     );
+    println!(
+        "  Dashboard:   OUTSYNC_API_TOKEN=<a secret of 16+ characters> outsync serve --config {}  →  http://127.0.0.1:8080/dashboard",
+        config_path.display()
+    );
     Ok(())
 }

@@ -20,11 +20,27 @@ pub(crate) struct ServeArgs {
     keep_runs_days: u64,
 }
 
+/// The API token from `OUTSYNC_API_TOKEN`, or from the file `OUTSYNC_API_TOKEN_FILE` names.
+fn api_token() -> Result<String, String> {
+    let token = match (
+        std::env::var("OUTSYNC_API_TOKEN"),
+        std::env::var("OUTSYNC_API_TOKEN_FILE"),
+    ) {
+        (Ok(token), _) => token,
+        (Err(_), Ok(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("OUTSYNC_API_TOKEN_FILE: cannot read {path}: {e}"))?
+            .trim()
+            .to_owned(),
+        _ => String::new(),
+    };
+    if token.len() < 16 {
+        return Err("set OUTSYNC_API_TOKEN (or OUTSYNC_API_TOKEN_FILE) to a secret of at least 16 characters: every API call and the dashboard login need it".into());
+    }
+    Ok(token)
+}
+
 pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
-    let token = std::env::var("OUTSYNC_API_TOKEN")
-        .ok()
-        .filter(|token| token.len() >= 16)
-        .ok_or("set OUTSYNC_API_TOKEN to a secret of at least 16 characters: every API call must carry it")?;
+    let token = api_token()?;
     let config = args.config.load()?;
     let interval = config.scheduler_interval.max(1);
     let providers = config
