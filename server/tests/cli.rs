@@ -555,6 +555,22 @@ async fn the_dashboard_logs_in_with_the_token_and_acts_on_problems_with_csrf() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    let through_api = http
+        .post(url("/api/mappings/validate"))
+        .bearer_auth(TOKEN)
+        .body("[{\"id\": 1,}]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_api.status(), 422);
+    let problems: serde_json::Value = through_api.json().await.unwrap();
+    assert!(
+        problems["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("mapping 1: not valid JSON: trailing comma"),
+        "{problems}"
+    );
 }
 
 #[tokio::test]
@@ -1161,6 +1177,33 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
         "synced after the retry: {object}"
     );
     browser.screenshot(&shots.join("4-synced.png")).await;
+
+    // The mapping editor: add a property through the form, then validate on the server.
+    browser
+        .go(&format!(
+            "{}/dashboard/providers/basket/editor",
+            served.base
+        ))
+        .await;
+    browser.click("option[value=addon_status]").await;
+    assert!(
+        browser.source().await.contains("nominated → "),
+        "enum fields get a value-map editor"
+    );
+    browser.click("option[value=user_location]").await;
+    browser.type_into("#external", "where").await;
+    browser.click("#add").await;
+    browser.click("#validate").await;
+    let mut editor = String::new();
+    for _ in 0..50 {
+        editor = browser.source().await;
+        if editor.contains("Valid: 2 mapping(s).") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(editor.contains("Valid: 2 mapping(s)."), "{editor}");
+    browser.screenshot(&shots.join("5-editor.png")).await;
     assert_eq!(
         fake.received_at("/amo-sync/userprofile/")
             .iter()

@@ -343,3 +343,16 @@ pub(crate) async fn healthz(State(state): Shared) -> Response {
         Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
     }
 }
+
+/// `POST /api/mappings/validate`: checks mapping JSON against the schema and lists every
+/// problem with its mapping, entry and field.
+pub(crate) async fn validate_mappings(State(state): Shared, body: String) -> Response {
+    match outsync_core::mapping::ObjectMapping::load_all(&body, &state.schema) {
+        Ok(mappings) => Json(json!({"valid": true, "mappings": mappings.len()})).into_response(),
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"valid": false, "problems": error.problems.iter().map(ToString::to_string).collect::<Vec<_>>()})),
+        )
+            .into_response(),
+    }
+}

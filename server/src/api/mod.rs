@@ -66,6 +66,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/syncall", patch(handlers::syncall))
         .route("/api/syncast", patch(handlers::syncast))
         .route("/api/synlast", get(handlers::synlast))
+        .route("/api/mappings/validate", post(handlers::validate_mappings))
         .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -415,6 +415,62 @@ pub(crate) async fn provider(State(state): Shared, Path(id): Path<String>) -> Re
     Html(page(provider.display_name(), &body)).into_response()
 }
 
+fn schema_fields_json(state: &AppState) -> String {
+    let fields: Vec<serde_json::Value> = state
+        .schema
+        .fields()
+        .iter()
+        .map(|f| {
+            json!({"key": f.key, "label": f.label, "model": f.model, "type": f.field_type.as_str(),
+                        "options": f.options.iter().map(|o| o.value.clone()).collect::<Vec<_>>()})
+        })
+        .collect();
+    // Safe inside <script>: no "</" can close the element.
+    serde_json::Value::Array(fields)
+        .to_string()
+        .replace("</", "<\\/")
+}
+
+const EDITOR_SCRIPT: &str = r#"
+const fields = JSON.parse(document.getElementById('fields').textContent);
+const json = document.getElementById('json');
+const pick = document.getElementById('field');
+const models = [...new Set(fields.map(f => f.model))];
+for (const model of models) {
+  const group = document.createElement('optgroup'); group.label = model;
+  for (const f of fields.filter(f => f.model === model)) {
+    const o = document.createElement('option'); o.value = f.key; o.textContent = f.key + ' (' + f.type + ')'; group.appendChild(o);
+  }
+  pick.appendChild(group);
+}
+function showValueMap() {
+  const f = fields.find(f => f.key === pick.value); const box = document.getElementById('valuemap'); box.innerHTML = '';
+  if (!f || f.options.length === 0) { box.textContent = 'no value map: not an enum field'; return; }
+  for (const option of f.options) {
+    const label = document.createElement('label'); label.textContent = option + ' → ';
+    const input = document.createElement('input'); input.dataset.option = option; input.placeholder = option;
+    label.appendChild(input); box.appendChild(label); box.appendChild(document.createElement('br'));
+  }
+}
+pick.onchange = showValueMap; showValueMap();
+document.getElementById('add').onclick = () => {
+  let list; try { list = JSON.parse(json.value); } catch (e) { alert('Fix the JSON first: ' + e); return; }
+  const index = Number(document.getElementById('mapping').value) || 0;
+  if (!list[index]) { alert('No mapping #' + index); return; }
+  const entry = {source_field: pick.value, external_field: document.getElementById('external').value, mode: document.getElementById('mode').value};
+  const map = {}; for (const input of document.querySelectorAll('#valuemap input')) { if (input.value) map[input.dataset.option] = input.value; }
+  if (Object.keys(map).length) entry.value_map = map;
+  (list[index].property_mappings = list[index].property_mappings || []).push(entry);
+  json.value = JSON.stringify(list, null, 2);
+};
+document.getElementById('validate').onclick = async () => {
+  const r = await fetch('/dashboard/mappings/validate', {method: 'POST', headers: {'content-type': 'application/json', 'x-csrf-token': document.getElementById('csrf').value}, body: json.value});
+  const v = await r.json(); const out = document.getElementById('result'); out.innerHTML = '';
+  if (v.valid) { out.className = 'ok'; out.textContent = 'Valid: ' + v.mappings + ' mapping(s).'; }
+  else { out.className = 'bad'; for (const p of v.problems) { const li = document.createElement('li'); li.textContent = p; out.appendChild(li); } }
+};
+"#;
+
 pub(crate) async fn editor(
     State(state): Shared,
     headers: HeaderMap,
@@ -427,19 +483,21 @@ pub(crate) async fn editor(
         )
             .into_response();
     };
-    let script = "document.getElementById('validate').onclick=async()=>{\
-        const r=await fetch('/dashboard/mappings/validate',{method:'POST',headers:{'content-type':'application/json','x-csrf-token':document.getElementById('csrf').value},body:document.getElementById('json').value});\
-        const v=await r.json();const out=document.getElementById('result');out.innerHTML='';\
-        if(v.valid){out.className='ok';out.textContent='Valid: '+v.mappings+' mapping(s).';}\
-        else{out.className='bad';for(const p of v.problems){const li=document.createElement('li');li.textContent=p;out.appendChild(li);}}};";
     let body = format!(
-        "<p>Edit the JSON (outsync's or pretix's format) and validate it against the schema. Saving happens in the configuration file.</p>\
+        "<p>Edit the JSON (outsync's or pretix's format), or add an entry with the form, and validate it against the schema. Saving happens in the configuration file.</p>\
+         <fieldset><legend>Add a property</legend>\
+         <label>to mapping # <input id=\"mapping\" type=\"number\" value=\"0\" min=\"0\" style=\"width:4em\"></label> \
+         <label>source field <select id=\"field\"></select></label> \
+         <label>external field <input id=\"external\"></label> \
+         <label>mode <select id=\"mode\"><option>overwrite</option><option>if_new</option><option>if_empty</option><option>append</option></select></label>\
+         <div id=\"valuemap\"></div><button id=\"add\" type=\"button\">Add</button></fieldset>\
          <input type=\"hidden\" id=\"csrf\" value=\"{}\"><textarea id=\"json\" spellcheck=\"false\">{}</textarea>\
          <p><button id=\"validate\" type=\"button\">Validate</button></p><ul id=\"result\"></ul>\
-         <h2>Source fields</h2>{}<script>{script}</script>",
+         <h2>Source fields</h2>{}<script type=\"application/json\" id=\"fields\">{}</script><script>{EDITOR_SCRIPT}</script>",
         escape(&csrf(&state, &headers)),
         escape(&mappings_json(provider.mappings())),
-        fields_by_model(&state)
+        fields_by_model(&state),
+        schema_fields_json(&state)
     );
     Html(page(
         &format!("Mapping editor: {}", provider.display_name()),
