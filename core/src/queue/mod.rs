@@ -22,7 +22,7 @@ pub use connect::connect;
 pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
 pub use migration::Migrator;
-pub use operator::{JobFilter, JobState, QueueStats, RunOutcome};
+pub use operator::{JobFilter, JobState, ObjectState, QueueStats, RunOutcome};
 pub use retry::{LeaseExpiry, RetryPolicy};
 
 use sea_orm::ConnectionTrait;

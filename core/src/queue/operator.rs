@@ -82,6 +82,17 @@ impl fmt::Display for RunOutcome {
     }
 }
 
+/// Everything the queue knows about one object: its jobs, stored results and latest runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectState {
+    /// Its jobs (pending, running or stopped), oldest first.
+    pub jobs: Vec<sync_queue::Model>,
+    /// Its stored results, by provider, mapping and child.
+    pub results: Vec<sync_result::Model>,
+    /// Its latest runs, newest first.
+    pub runs: Vec<sync_run::Model>,
+}
+
 /// Job counts by provider and state (`due`, `scheduled`, `running`, or a failure mode).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueStats {
@@ -319,6 +330,26 @@ impl Queue {
             .all(conn)
             .await
             .map_err(QueueError::db("reading runs"))
+    }
+
+    /// The jobs, results and last `runs` runs of `object` (what the API and the dashboard
+    /// show for one object).
+    pub async fn object_state<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        object: &ObjectRef,
+        runs: u64,
+    ) -> Result<ObjectState, QueueError> {
+        let filter = JobFilter {
+            object: Some(object.clone()),
+            limit: 100,
+            ..JobFilter::default()
+        };
+        Ok(ObjectState {
+            jobs: self.list_jobs(conn, &filter).await?,
+            results: self.results(conn, object, None).await?,
+            runs: self.recent_runs(conn, runs, Some(object)).await?,
+        })
     }
 
     /// The number of run records.

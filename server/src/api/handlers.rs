@@ -143,17 +143,8 @@ pub(crate) async fn object(
     headers: HeaderMap,
 ) -> Response {
     let object = ObjectRef::new(object_type, object_id);
-    let filter = JobFilter {
-        object: Some(object.clone()),
-        limit: 100,
-        ..JobFilter::default()
-    };
-    let (jobs, results, runs) = match tokio::try_join!(
-        state.queue.list_jobs(&state.db, &filter),
-        state.queue.results(&state.db, &object, None),
-        state.queue.recent_runs(&state.db, 20, Some(&object)),
-    ) {
-        Ok(found) => found,
+    let (jobs, results, runs) = match state.queue.object_state(&state.db, &object, 20).await {
+        Ok(found) => (found.jobs, found.results, found.runs),
         Err(error) => return queue_problem(&error),
     };
     let last_modified = results

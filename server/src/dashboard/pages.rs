@@ -227,17 +227,8 @@ pub(crate) async fn object(
     Path((object_type, object_id)): Path<(String, String)>,
 ) -> Response {
     let object = ObjectRef::new(&object_type, &object_id);
-    let filter = JobFilter {
-        object: Some(object.clone()),
-        limit: 100,
-        ..JobFilter::default()
-    };
-    let (jobs, results, runs) = match tokio::try_join!(
-        state.queue.list_jobs(&state.db, &filter),
-        state.queue.results(&state.db, &object, None),
-        state.queue.recent_runs(&state.db, 50, Some(&object)),
-    ) {
-        Ok(found) => found,
+    let (jobs, results, runs) = match state.queue.object_state(&state.db, &object, 50).await {
+        Ok(found) => (found.jobs, found.results, found.runs),
         Err(error) => return failure(&error),
     };
     let mut providers: Vec<&str> = results
