@@ -1028,6 +1028,19 @@ impl Browser {
         .await;
     }
 
+    /// The page source once it contains `needle` (pages load after clicks asynchronously).
+    async fn wait_for(&self, needle: &str) -> String {
+        let mut source = String::new();
+        for _ in 0..100 {
+            source = self.source().await;
+            if source.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        source
+    }
+
     async fn source(&self) -> String {
         self.call(reqwest::Method::GET, "/source", serde_json::Value::Null)
             .await
@@ -1133,7 +1146,7 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
     std::fs::create_dir_all(&shots).unwrap();
 
     browser.go(&format!("{}/dashboard", served.base)).await;
-    let login = browser.source().await;
+    let login = browser.wait_for("API token").await;
     assert!(
         login.contains("API token"),
         "redirected to the login page: {login}"
@@ -1141,7 +1154,8 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
     browser.screenshot(&shots.join("1-login.png")).await;
     browser.type_into("input[name=token]", TOKEN).await;
     browser.click("form button").await;
-    assert!(browser.source().await.contains("<h2>Queue</h2>"));
+    let overview = browser.wait_for("<h2>Queue</h2>").await;
+    assert!(overview.contains("<h2>Queue</h2>"), "{overview}");
     browser.screenshot(&shots.join("2-overview.png")).await;
 
     let mut problems = String::new();
@@ -1186,8 +1200,9 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
         ))
         .await;
     browser.click("option[value=addon_status]").await;
+    let value_map = browser.wait_for("nominated → ").await;
     assert!(
-        browser.source().await.contains("nominated → "),
+        value_map.contains("nominated → "),
         "enum fields get a value-map editor"
     );
     browser.click("option[value=user_location]").await;
