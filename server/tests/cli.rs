@@ -192,17 +192,20 @@ impl Drop for Served {
 const TOKEN: &str = "test-token-0123456789";
 
 fn serve(label: &str) -> Served {
+    serve_with(
+        label,
+        &serde_json::json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
+    )
+}
+
+/// `outsync serve` on a fresh SQLite queue with the `basket` provider's `settings`.
+fn serve_with(label: &str, settings: &serde_json::Value) -> Served {
     let dir = temp_dir(label);
     let config = dir.join("outsync.json");
     let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{"database_url": "{database}", "schema": "basket", "scheduler_interval_seconds": 1,
-                "providers": {{"basket": {{"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}}}}}}"#
-        ),
-    )
-    .unwrap();
+    let document = serde_json::json!({"database_url": database, "schema": "basket",
+        "scheduler_interval_seconds": 1, "providers": {"basket": settings}});
+    std::fs::write(&config, document.to_string()).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1096,43 +1099,10 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
     };
     let fake = outsync_basket::fake::FakeBasket::start("k").await.unwrap();
     fake.set_mode(outsync_basket::fake::FakeMode::Unauthorized);
-    let dir = temp_dir("browser");
-    let config = dir.join("outsync.json");
-    let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
-    std::fs::write(
-        &config,
-        serde_json::json!({"database_url": database, "schema": "basket",
-        "providers": {"basket": {"base_url": fake.base_url, "api_key": "k"}}})
-        .to_string(),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(OUTSYNC)
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("OUTSYNC_API_TOKEN", TOKEN)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let served = Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let served = serve_with(
+        "browser",
+        &serde_json::json!({"base_url": fake.base_url, "api_key": "k"}),
+    );
     let http = reqwest::Client::new();
     let user = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
                                   "snapshot": {"id": 5, "email": "five@example.org", "display_name": "Five"}});
