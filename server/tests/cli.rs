@@ -375,6 +375,18 @@ async fn the_http_api_enqueues_serves_cacheable_state_and_guards_itself() {
     assert_eq!(huge.status(), 413);
 }
 
+/// The text of a dashboard page fetched with the session `cookie`.
+async fn page_text(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn csrf_in(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.find(marker).expect("a CSRF field") + marker.len();
@@ -414,15 +426,7 @@ async fn the_dashboard_logs_in_with_the_token_and_acts_on_problems_with_csrf() {
     );
     let cookie = cookie_header.split(';').next().unwrap().to_owned();
 
-    let overview = http
-        .get(url("/dashboard"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let overview = page_text(&http, &url("/dashboard"), &cookie).await;
     assert!(
         overview.contains("<h2>Queue</h2>") && overview.contains("Mozilla Basket"),
         "{overview}"
@@ -440,15 +444,7 @@ async fn the_dashboard_logs_in_with_the_token_and_acts_on_problems_with_csrf() {
     assert_eq!(enqueued.status(), 202);
     let mut problems_page = String::new();
     for _ in 0..50 {
-        problems_page = http
-            .get(url("/dashboard/problems"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        problems_page = page_text(&http, &url("/dashboard/problems"), &cookie).await;
         if problems_page.contains("value=\"1\"") {
             break;
         }
@@ -487,42 +483,18 @@ async fn the_dashboard_logs_in_with_the_token_and_acts_on_problems_with_csrf() {
         .unwrap();
     assert_eq!(failed["jobs"].as_array().unwrap().len(), 0);
 
-    let object = http
-        .get(url("/dashboard/objects/UserProfile/9"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let object = page_text(&http, &url("/dashboard/objects/UserProfile/9"), &cookie).await;
     assert!(
         object.contains("<h1>UserProfile 9</h1>") && object.contains("cancelled"),
         "{object}"
     );
-    let provider = http
-        .get(url("/dashboard/providers/basket"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let provider = page_text(&http, &url("/dashboard/providers/basket"), &cookie).await;
     assert!(
         provider.contains("<h3>UserProfile</h3>") && provider.contains("user_display_name"),
         "{provider}"
     );
 
-    let editor = http
-        .get(url("/dashboard/providers/basket/editor"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let editor = page_text(&http, &url("/dashboard/providers/basket/editor"), &cookie).await;
     let editor_csrf = editor
         .split("id=\"csrf\" value=\"")
         .nth(1)
