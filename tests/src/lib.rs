@@ -4,9 +4,12 @@
 pub mod db;
 pub mod fake_api;
 pub mod file_target;
+pub mod flaky_target;
+pub mod http_target;
 pub mod mailman;
 pub mod providers;
 pub mod schema;
 pub mod scripted;
+pub mod workers;
 
 pub use fake_api::FakeApi;

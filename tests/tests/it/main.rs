@@ -14,4 +14,5 @@ mod queue_worker;
 mod registry;
 mod scenarios;
 mod schema;
+mod soak;
 mod sync_flow;

@@ -15,7 +15,7 @@ const WORKER: &str = env!("CARGO_BIN_EXE_outsync-test-worker");
 
 /// The process tests load both cores; running them one at a time keeps their leases
 /// meaningful.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn spawn_worker(
     db: &TestDb,

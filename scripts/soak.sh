@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The full-size fault-injection soak: 20,000 objects (or $1) through two workers against a
+# target that fails at random, on SQLite and on PostgreSQL (OUTSYNC_TEST_POSTGRES_URL).
+# Prints the figures the book's "Guarantees" chapter records.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OUTSYNC_SOAK_OBJECTS="${1:-20000}"
+cargo test --release -p outsync-tests --test it soak -- --nocapture --test-threads=1 2>&1 \
+  | grep -E '^soak on|^test |test result'

@@ -1,0 +1,179 @@
+//! The fault-injection soak: many objects through two workers against a target that fails
+//! at random (HTTP 500, timeouts, 429 with Retry-After, connections reset after the change
+//! was applied), with newer versions of some objects enqueued while the run goes on.
+//!
+//! `OUTSYNC_SOAK_OBJECTS` sets the size (CI runs the default; `scripts/soak.sh` runs
+//! 20,000). The figures are printed; run with `--nocapture` to see them.
+
+use crate::queue_processes::ONE_AT_A_TIME;
+use outsync_core::queue::{EnqueueItem, Queue, RetryPolicy};
+use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, WorkerConfig};
+use outsync_tests::db::{Backend, TestDb, fresh};
+use outsync_tests::flaky_target::{Fault, FlakyConfig, FlakyTarget};
+use outsync_tests::http_target::HttpTargetProvider;
+use outsync_tests::workers::{BackgroundWorkers, wait_until_drained};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "soak-secret-token";
+
+fn soak_size() -> usize {
+    std::env::var("OUTSYNC_SOAK_OBJECTS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// The version each object ends at: every 4th object gets a second version during the run,
+/// every 8th a third.
+fn final_version(index: usize) -> i64 {
+    match index {
+        i if i % 8 == 0 => 3,
+        i if i % 4 == 0 => 2,
+        _ => 1,
+    }
+}
+
+async fn enqueue_versions(db: &TestDb, indexes: impl Iterator<Item = usize>, version: i64) {
+    let queue = Queue::new(["http_target"]);
+    let items: Vec<EnqueueItem> = indexes
+        .map(|i| EnqueueItem {
+            provider: "http_target".into(),
+            object: ObjectRef::new("Order", format!("o{i}")),
+            triggered_by: format!("soak v{version}"),
+            options: EnqueueOptions {
+                snapshot: Some(json!({"code": format!("o{i}"), "version": version})),
+                ..EnqueueOptions::default()
+            },
+        })
+        .collect();
+    for chunk in items.chunks(1_000) {
+        queue.enqueue_many(&db.db, chunk).await.expect("enqueue");
+    }
+}
+
+/// The worker settings of fault tests: short backoff so a run ends in seconds.
+pub(crate) fn fast_retry_config(name: &str) -> WorkerConfig {
+    WorkerConfig {
+        id: name.to_owned(),
+        concurrency: 32,
+        lease: Duration::from_secs(30),
+        job_timeout: Duration::from_secs(10),
+        poll_interval: Duration::from_millis(50),
+        reap_interval: Duration::from_secs(1),
+        retry: RetryPolicy {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(2),
+            jitter: 0.2,
+            ..RetryPolicy::default()
+        },
+        ..WorkerConfig::default()
+    }
+}
+
+async fn soak(backend: Backend) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let objects = soak_size();
+    let db = fresh(backend).await;
+    let target = FlakyTarget::start(
+        FlakyConfig {
+            hold: Duration::from_millis(1_500),
+            ..FlakyConfig::default()
+        },
+        TOKEN,
+    )
+    .await;
+    enqueue_versions(&db, 0..objects, 1).await;
+
+    let started = Instant::now();
+    let url = target.url();
+    let workers = BackgroundWorkers::start(&db.url, 2, &fast_retry_config("soak"), || {
+        vec![Arc::new(HttpTargetProvider::new(
+            &url,
+            TOKEN,
+            Duration::from_millis(500),
+            30,
+        )) as Arc<dyn OutboundSyncProvider>]
+    })
+    .await;
+
+    // Newer versions arrive while the first ones are in flight or waiting for a retry.
+    while target.with_state(|s| s.objects.len()) < objects / 4 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    enqueue_versions(&db, (0..objects).filter(|i| i % 4 == 0), 2).await;
+    while target.with_state(|s| s.objects.len()) < objects / 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    enqueue_versions(&db, (0..objects).filter(|i| i % 8 == 0), 3).await;
+
+    let limit = Duration::from_secs(120) + Duration::from_millis(20 * objects as u64);
+    let drained = wait_until_drained(&db.db, limit).await;
+    let elapsed = started.elapsed();
+    let summaries = workers.stop().await;
+
+    target.with_state(|state| {
+        let mut wrong = Vec::new();
+        for index in 0..objects {
+            let code = format!("o{index}");
+            let stored = state.objects.get(&code).and_then(|b| b["version"].as_i64());
+            if stored != Some(final_version(index)) {
+                wrong.push((code, stored, final_version(index)));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} objects differ from the expected state, e.g. {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(10)]
+        );
+        assert!(
+            state.stale_writes.is_empty(),
+            "older snapshots overwrote newer changes: {:?}",
+            &state.stale_writes[..state.stale_writes.len().min(10)]
+        );
+        assert_eq!(state.unauthorized, 0, "requests without the token");
+        for fault in [
+            Fault::ServerError,
+            Fault::Timeout,
+            Fault::TooManyRequests,
+            Fault::ResetAfterApply,
+        ] {
+            assert!(
+                state.faults.get(&fault).copied().unwrap_or(0) > 0,
+                "the run never met {fault:?}: {:?}",
+                state.faults
+            );
+        }
+
+        let mut attempts: Vec<u32> = state.requests.values().copied().collect();
+        attempts.sort_unstable();
+        let requests: u64 = attempts.iter().map(|&n| u64::from(n)).sum();
+        let versions: usize = (0..objects).map(|i| final_version(i) as usize).sum();
+        let percentile = |p: f64| attempts[((attempts.len() - 1) as f64 * p) as usize];
+        let processed: usize = summaries.iter().map(|s| s.processed()).sum();
+        println!(
+            "soak on {backend:?}: {objects} objects ({versions} versions enqueued), 2 workers × 32, \
+             drained in {:.1} s ({:.0} objects/s); {requests} requests, attempts per object \
+             mean {:.2}, p50 {}, p99 {}, max {}; faults {:?}; {processed} job runs",
+            drained.max(elapsed).as_secs_f64(),
+            objects as f64 / elapsed.as_secs_f64(),
+            requests as f64 / objects as f64,
+            percentile(0.5),
+            percentile(0.99),
+            attempts.last().copied().unwrap_or(0),
+            state.faults,
+        );
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soak_sqlite_every_object_reaches_its_latest_version() {
+    soak(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soak_postgres_every_object_reaches_its_latest_version() {
+    soak(Backend::Postgres).await;
+}
