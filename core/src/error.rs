@@ -27,6 +27,10 @@ pub enum SyncError {
         full_message: Option<String>,
         /// How long the external system asked us to wait (e.g. from `Retry-After`).
         retry_after: Option<Duration>,
+        /// The external system as a whole is unreachable (connection refused, HTTP
+        /// 502/503/504), not this object: the attempt does not count towards
+        /// `max_attempts`, so an outage of any length ends with the jobs synced.
+        target_unavailable: bool,
     },
     /// The external system rejected the object; retrying the same data cannot help.
     Permanent {
@@ -62,6 +66,19 @@ impl SyncError {
             messages: vec![message.into()],
             full_message: None,
             retry_after: None,
+            target_unavailable: false,
+        }
+    }
+
+    /// A transient failure because the external system is down or unreachable (connection
+    /// refused, HTTP 502/503/504). The job is retried with the usual backoff, up to its cap,
+    /// for as long as the outage lasts: such attempts do not count towards `max_attempts`.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Recoverable {
+            messages: vec![message.into()],
+            full_message: None,
+            retry_after: None,
+            target_unavailable: true,
         }
     }
 
@@ -127,6 +144,17 @@ impl SyncError {
             | Self::Permanent { full_message, .. }
             | Self::Config { full_message, .. } => full_message.as_deref(),
         }
+    }
+
+    /// Whether the external system as a whole was unavailable ([`SyncError::unavailable`]).
+    pub fn is_target_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Recoverable {
+                target_unavailable: true,
+                ..
+            }
+        )
     }
 
     /// The wait the external system asked for, if any.

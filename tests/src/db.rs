@@ -61,26 +61,37 @@ pub async fn fresh(backend: Backend) -> TestDb {
             let path = temp_dir("sqlite").join("queue.db");
             format!("sqlite://{}?mode=rwc", path.display())
         }
-        Backend::Postgres => {
-            let server = postgres_url();
-            let admin = sea_orm::Database::connect(&server)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL at {server} is needed for queue tests: {e}")
-                });
-            drop_stale_schemas(&admin).await;
-            let schema = unique_name("outsync_t");
-            admin
-                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-                .await
-                .expect("create schema");
-            admin.close().await.ok();
-            let separator = if server.contains('?') { '&' } else { '?' };
-            format!("{server}{separator}options=-c%20search_path%3D{schema}")
-        }
+        Backend::Postgres => schema_url(&postgres_url()).await,
     };
     let db = connect(&url).await.expect("connect and migrate");
     TestDb { backend, url, db }
+}
+
+/// A fresh, migrated schema on the PostgreSQL server at `server`.
+pub async fn fresh_on_postgres(server: &str) -> TestDb {
+    let url = schema_url(server).await;
+    let db = connect(&url).await.expect("connect and migrate");
+    TestDb {
+        backend: Backend::Postgres,
+        url,
+        db,
+    }
+}
+
+/// Creates a fresh schema on `server` and returns a URL whose `search_path` is that schema.
+async fn schema_url(server: &str) -> String {
+    let admin = sea_orm::Database::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server} is needed for queue tests: {e}"));
+    drop_stale_schemas(&admin).await;
+    let schema = unique_name("outsync_t");
+    admin
+        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    admin.close().await.ok();
+    let separator = if server.contains('?') { '&' } else { '?' };
+    format!("{server}{separator}options=-c%20search_path%3D{schema}")
 }
 
 /// Both backends, fresh.

@@ -237,9 +237,8 @@ impl FlakyTarget {
             while let Ok((stream, _)) = listener.accept().await {
                 let shared = shared.clone();
                 connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        handle(shared.clone(), request)
-                    });
+                    let service =
+                        hyper::service::service_fn(move |request| handle(shared.clone(), request));
                     let io = hyper_util::rt::TokioIo::new(stream);
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(io, service)
@@ -268,7 +267,10 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
-    let code = match (request.method(), request.uri().path().strip_prefix("/objects/")) {
+    let code = match (
+        request.method(),
+        request.uri().path().strip_prefix("/objects/"),
+    ) {
         (&Method::PUT, Some(code)) if !code.is_empty() => code.to_owned(),
         _ => return Ok(reply(StatusCode::NOT_FOUND, "no such route")),
     };

@@ -68,7 +68,12 @@ impl OutboundSyncProvider for HttpTargetProvider {
             .send()
             .await
             .map_err(|error| {
-                SyncError::recoverable(format!("the target did not answer: {error}"))
+                let message = format!("the target did not answer: {error}");
+                if error.is_connect() {
+                    SyncError::unavailable(message)
+                } else {
+                    SyncError::recoverable(message)
+                }
             })?;
         let status = response.status();
         if status.is_success() {
@@ -83,6 +88,9 @@ impl OutboundSyncProvider for HttpTargetProvider {
                 .and_then(|text| text.trim().parse::<u64>().ok())
                 .map_or(Duration::from_secs(1), Duration::from_secs);
             return Err(SyncError::recoverable(message).with_retry_after(wait));
+        }
+        if matches!(status.as_u16(), 502..=504) {
+            return Err(SyncError::unavailable(message));
         }
         if status.is_server_error() {
             return Err(SyncError::recoverable(message));

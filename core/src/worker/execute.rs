@@ -156,7 +156,8 @@ fn failed(
         SyncError::Recoverable { .. } => {
             let attempts = job.failed_attempts + 1;
             let max = i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX);
-            if attempts >= max {
+            // An outage of the whole target is not the object's fault: wait it out.
+            if attempts >= max && !error.is_target_unavailable() {
                 let mut exceeded = error.clone();
                 if let SyncError::Recoverable { messages, .. } = &mut exceeded {
                     messages.insert(0, format!("maximum number of attempts ({max}) reached"));
@@ -165,6 +166,13 @@ fn failed(
             }
             let now = context.clock.now_ms();
             let not_before = next_attempt_at(context, provider, &job, attempts, error, now);
+            // During an outage the count stops one short of the limit, so the object keeps
+            // a real attempt for when the target is back (and waits at that attempt's backoff).
+            let counted = if error.is_target_unavailable() {
+                attempts.min(max - 1).max(job.failed_attempts)
+            } else {
+                attempts
+            };
             let run = run_record(
                 context,
                 &job,
@@ -176,7 +184,7 @@ fn failed(
             Completion::Setback {
                 job,
                 setback: Setback::Retry {
-                    failed_attempts: attempts,
+                    failed_attempts: counted,
                     not_before,
                 },
                 run: Some(run),

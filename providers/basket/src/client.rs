@@ -152,7 +152,7 @@ impl BasketClient {
                 self.config.timeout.as_secs_f64()
             ))
         } else if error.is_connect() {
-            SyncError::recoverable(format!(
+            SyncError::unavailable(format!(
                 "{}: cannot connect to Basket at {}",
                 call.what, self.config.base_url
             ))
@@ -271,6 +271,11 @@ pub(crate) fn classify(
             "{}: Basket rejected the data (HTTP 400): {}",
             call.what,
             described("invalid request")
+        )),
+        status if matches!(status.as_u16(), 502..=504) => SyncError::unavailable(format!(
+            "{}: Basket is unavailable (HTTP {})",
+            call.what,
+            status.as_u16()
         )),
         status if status.is_server_error() => SyncError::recoverable(format!(
             "{}: Basket failed (HTTP {})",

@@ -68,12 +68,14 @@ impl MailmanBackend {
             request = request.form(form);
         }
         let response = request.send().await.map_err(|error| {
-            let message = if error.is_timeout() {
-                format!("{what}: Mailman did not answer in time")
+            let failure = if error.is_timeout() {
+                SyncError::recoverable(format!("{what}: Mailman did not answer in time"))
+            } else if error.is_connect() {
+                SyncError::unavailable(format!("{what}: cannot reach Mailman at {}", self.base_url))
             } else {
-                format!("{what}: cannot reach Mailman at {}", self.base_url)
+                SyncError::recoverable(format!("{what}: the request to Mailman failed"))
             };
-            SyncError::recoverable(message).with_full_message(error.to_string())
+            failure.with_full_message(error.to_string())
         })?;
         let status = response.status();
         let location = response
@@ -115,6 +117,10 @@ impl MailmanBackend {
                 }
             )),
             StatusCode::NOT_FOUND => return Ok((status, body, location)),
+            status if matches!(status.as_u16(), 502..=504) => SyncError::unavailable(format!(
+                "{what}: Mailman is unavailable (HTTP {})",
+                status.as_u16()
+            )),
             status if status.is_server_error() => {
                 SyncError::recoverable(format!("{what}: Mailman failed (HTTP {})", status.as_u16()))
             }

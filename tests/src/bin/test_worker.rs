@@ -3,6 +3,9 @@
 //! `outsync-test-worker <database-url> <target-dir> <delay-ms> <concurrency> <lease-ms> run|drain`
 //!
 //! `run` works until killed; `drain` exits once the queue holds no job at all.
+//!
+//! `outsync-test-worker lock-sqlite <database-url> <hold-ms>` is another process holding an
+//! SQLite database locked: it takes an exclusive lock, prints `locked`, waits, releases.
 
 use outsync_core::queue::{Queue, connect};
 use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
@@ -14,6 +17,12 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, command, url, hold] = args.as_slice()
+        && command == "lock-sqlite"
+    {
+        hold_sqlite_lock(url, Duration::from_millis(hold.parse().expect("hold-ms"))).await;
+        return;
+    }
     let [_, url, dir, delay, concurrency, lease, mode] = args.as_slice() else {
         eprintln!(
             "usage: outsync-test-worker <database-url> <target-dir> <delay-ms> <concurrency> <lease-ms> run|drain"
@@ -58,4 +67,17 @@ async fn main() {
         .await
         .expect("worker");
     println!("{summary:?}");
+}
+
+async fn hold_sqlite_lock(url: &str, hold: Duration) {
+    use outsync_core::sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await.expect("connect");
+    db.execute_unprepared("BEGIN EXCLUSIVE")
+        .await
+        .expect("take the lock");
+    println!("locked");
+    tokio::time::sleep(hold).await;
+    db.execute_unprepared("COMMIT").await.expect("release");
 }

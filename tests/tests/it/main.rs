@@ -4,6 +4,7 @@ mod assign;
 mod basket;
 mod basket_queue;
 mod evaluate;
+mod faults;
 mod mailing_list;
 mod mapping_load;
 mod queue_enqueue;
