@@ -196,7 +196,8 @@ impl fmt::Display for SyncError {
             Self::Permanent { .. } => "sync rejected",
             Self::Config { .. } => "sync configuration error",
         };
-        write!(f, "{label}: {}", self.messages().join("; "))
+        let messages = self.messages().join("; ");
+        write!(f, "{label}: {}", crate::secret::redact(&messages))
     }
 }
 

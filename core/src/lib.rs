@@ -19,6 +19,7 @@ pub mod provider;
 pub mod queue;
 pub mod registry;
 pub mod schema;
+pub mod secret;
 pub mod source;
 pub mod sync;
 pub mod token;
@@ -33,6 +34,7 @@ pub use queue::{EnqueueOptions, Queue, QueueError};
 pub use registry::{
     ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
 };
+pub use secret::Secret;
 pub use source::ObjectSource;
 pub use sync::{ObjectSyncReport, PreviewEntry, preview, sync_object, sync_object_with};
 pub use worker::{Worker, WorkerConfig};

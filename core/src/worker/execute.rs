@@ -5,6 +5,7 @@ use super::WorkerContext;
 use crate::queue::store;
 use crate::queue::store::{ClaimedJob, Completion, RunRecord, Setback};
 use crate::queue::{FailureMode, RunOutcome};
+use crate::secret::redact;
 use crate::{ObjectSyncReport, OutboundSyncProvider, SyncError, SyncOptions, sync_object_with};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -173,6 +174,14 @@ fn failed(
             } else {
                 attempts
             };
+            tracing::debug!(
+                job = job.id,
+                provider = %job.provider,
+                object = %job.object,
+                attempt = attempts,
+                error = %error,
+                "sync failed; will retry"
+            );
             let run = run_record(
                 context,
                 &job,
@@ -228,6 +237,14 @@ fn stop(
     } else {
         job.failed_attempts
     };
+    tracing::warn!(
+        job = job.id,
+        provider = %job.provider,
+        object = %job.object,
+        failure_mode = %mode,
+        error = %error,
+        "job stopped; an operator must retry or cancel it"
+    );
     let run = run_record(
         context,
         &job,
@@ -263,8 +280,9 @@ pub(crate) fn run_record(
         attempt: job.failed_attempts + 1,
         outcome,
         actions,
-        error: error.map(|e| e.messages().join("; ")),
-        error_detail: error.and_then(|e| e.full_message().map(str::to_owned)),
+        // An external system may echo a key or password back: never store one.
+        error: error.map(|e| redact(&e.messages().join("; ")).into_owned()),
+        error_detail: error.and_then(|e| e.full_message().map(|d| redact(d).into_owned())),
         duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
         worker: Some(context.config.id.clone()),
     }

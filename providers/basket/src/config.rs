@@ -5,18 +5,19 @@ use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
 
-/// The API key. Its `Debug` and `Display` never show it.
+/// The API key. Its `Debug` and `Display` never show it, and outsync redacts it from every
+/// error it stores ([`outsync_core::Secret`]).
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+pub struct ApiKey(outsync_core::Secret);
 
 impl ApiKey {
     /// Wraps a key.
     pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
+        Self(outsync_core::Secret::new(key))
     }
 
     pub(crate) fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 }
 

@@ -13,7 +13,7 @@ pub struct MailmanBackend {
     http: reqwest::Client,
     base_url: String,
     user: String,
-    password: String,
+    password: outsync_core::Secret,
 }
 
 impl fmt::Debug for MailmanBackend {
@@ -49,7 +49,7 @@ impl MailmanBackend {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             user: user.to_owned(),
-            password: password.to_owned(),
+            password: outsync_core::Secret::new(password),
         })
     }
 
@@ -63,7 +63,7 @@ impl MailmanBackend {
         let mut request = self
             .http
             .request(method, format!("{}/3.1{path}", self.base_url))
-            .basic_auth(&self.user, Some(&self.password));
+            .basic_auth(&self.user, Some(self.password.expose()));
         if let Some(form) = form {
             request = request.form(form);
         }
@@ -192,7 +192,7 @@ impl ListBackend for MailmanBackend {
         let request = self
             .http
             .get(format!("{}/3.1/members/find", self.base_url))
-            .basic_auth(&self.user, Some(&self.password))
+            .basic_auth(&self.user, Some(self.password.expose()))
             .query(&[
                 ("list_id", id.as_str()),
                 ("subscriber", email),

@@ -11,16 +11,16 @@ use std::sync::Arc;
 
 /// The API token. `Debug` never shows it.
 #[derive(Clone)]
-pub(crate) struct ApiToken(String);
+pub(crate) struct ApiToken(outsync_core::Secret);
 
 impl ApiToken {
     pub(crate) fn new(token: String) -> Self {
-        Self(token)
+        Self(outsync_core::Secret::new(token))
     }
 
     /// Compares in time independent of where the inputs differ.
     pub(crate) fn matches(&self, candidate: &str) -> bool {
-        let expected = self.0.as_bytes();
+        let expected = self.0.expose().as_bytes();
         let given = candidate.as_bytes();
         let mut difference = expected.len() ^ given.len();
         for (index, byte) in expected.iter().enumerate() {

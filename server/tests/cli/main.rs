@@ -1,5 +1,7 @@
 //! The `outsync` command, run as a user would.
 
+mod secrets_and_limits;
+
 use std::process::{Command, Output};
 
 const OUTSYNC: &str = env!("CARGO_BIN_EXE_outsync");
@@ -200,6 +202,15 @@ fn serve(label: &str) -> Served {
 
 /// `outsync serve` on a fresh SQLite queue with the `basket` provider's `settings`.
 fn serve_with(label: &str, settings: &serde_json::Value) -> Served {
+    serve_logged(label, settings, None)
+}
+
+/// [`serve_with`], writing the service's log at debug level to `log` if given.
+fn serve_logged(
+    label: &str,
+    settings: &serde_json::Value,
+    log: Option<&std::path::Path>,
+) -> Served {
     let dir = temp_dir(label);
     let config = dir.join("outsync.json");
     let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
@@ -220,7 +231,11 @@ fn serve_with(label: &str, settings: &serde_json::Value) -> Served {
             &format!("127.0.0.1:{port}"),
         ])
         .env("OUTSYNC_API_TOKEN", TOKEN)
-        .stderr(std::process::Stdio::null())
+        .env("OUTSYNC_LOG", "debug")
+        .stderr(match log {
+            Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+            None => std::process::Stdio::null(),
+        })
         .spawn()
         .unwrap();
     let served = Served {
