@@ -22,25 +22,8 @@ pub const ORDER_MAPPINGS: &str = r#"[
 
 /// pretix's second scenario, in outsync's format: positions → `tickets` first, then
 /// orders → `ticketorders`, which link to the tickets of the same run.
-pub const ORDER_AND_TICKET_MAPPINGS: &str = r#"[
-  {"id": "tickets", "source_model": "OrderPosition", "external_object_type": "tickets",
-   "source_id_field": "ticket_id", "external_id_field": "ticketnumber",
-   "property_mappings": [
-     {"source_field": "attendee_name", "external_field": "name", "mode": "overwrite"},
-     {"source_field": "attendee_email", "external_field": "email", "mode": "if_empty"},
-     {"source_field": "item_name", "external_field": "product", "mode": "overwrite"},
-     {"source_field": "position_price", "external_field": "price", "mode": "overwrite", "convert": "string"}
-   ]},
-  {"id": "orders", "source_model": "Order", "external_object_type": "ticketorders",
-   "source_id_field": "event_order_code", "external_id_field": "ordernumber",
-   "property_mappings": [
-     {"source_field": "email", "external_field": "orderemail"},
-     {"source_field": "order_status", "external_field": "status",
-      "value_map": {"n": "pending", "p": "paid", "e": "expired", "c": "canceled", "r": "refunded"}},
-     {"source_field": "payment_date", "external_field": "paymentdate", "mode": "overwrite"},
-     {"constant": "pretix", "external_field": "source", "mode": "if_new"}
-   ]}
-]"#;
+pub const ORDER_AND_TICKET_MAPPINGS: &str =
+    include_str!("../fixtures/order-and-ticket-mappings.json");
 
 /// A provider writing into a [`FakeApi`] with `assign_properties`, as pretix's
 /// `SimpleOrderSync` does; optionally links each object to the external ids produced by

@@ -4,33 +4,7 @@ use outsync_core::schema::{ComputedFields, SourceSchema};
 use serde_json::{Value, json};
 
 /// The schema JSON: `Order` with child `OrderPosition` at `positions`.
-pub const SCHEMA_JSON: &str = r#"{
-  "models": [
-    {"name": "Order", "label": "Order", "id_path": "code"},
-    {"name": "OrderPosition", "label": "Order position", "parent": "Order", "path": "positions", "id_path": "positionid"}
-  ],
-  "fields": [
-    {"key": "event_order_code", "label": "Order code", "category": "Order details", "type": "string", "model": "Order", "computed": "event_order_code"},
-    {"key": "email", "label": "E-mail", "category": "Order details", "type": "string", "model": "Order", "path": "email"},
-    {"key": "order_status", "label": "Order status", "category": "Order details", "type": "enum", "model": "Order", "path": "status",
-     "options": [{"value": "n", "label": "pending"}, {"value": "p", "label": "paid"}, {"value": "e", "label": "expired"},
-                 {"value": "c", "label": "canceled"}, {"value": "r", "label": "refunded"}]},
-    {"key": "order_total", "label": "Order total", "category": "Order details", "type": "number", "model": "Order", "path": "total"},
-    {"key": "payment_date", "label": "Payment date", "category": "Payment", "type": "datetime", "model": "Order", "path": "payment_date"},
-    {"key": "invoice_address_company", "label": "Company", "category": "Invoice address", "type": "string", "model": "Order", "path": "invoice_address.company"},
-    {"key": "order_sales_channel", "label": "Sales channel", "category": "Order details", "type": "enum", "model": "Order", "path": "sales_channel",
-     "options": ["web", "box_office", "reseller"]},
-    {"key": "order_tags", "label": "Tags", "category": "Order details", "type": "enum_list", "model": "Order", "path": "tags",
-     "options": ["vip", "press", "staff"]},
-    {"key": "checkin_date_12", "label": "Check-in date (list 12)", "category": "Check-in", "type": "datetime", "model": "Order", "path": "checkins.12"},
-    {"key": "ticket_id", "label": "Ticket ID", "category": "Position", "type": "string", "model": "OrderPosition", "computed": "ticket_id"},
-    {"key": "attendee_name", "label": "Attendee name", "category": "Position", "type": "string", "model": "OrderPosition", "path": "attendee_name"},
-    {"key": "attendee_name_given_name", "label": "Attendee given name", "category": "Position", "type": "string", "model": "OrderPosition", "computed": "attendee_name_given_name"},
-    {"key": "attendee_email", "label": "Attendee e-mail", "category": "Position", "type": "string", "model": "OrderPosition", "path": "attendee_email"},
-    {"key": "position_price", "label": "Price", "category": "Position", "type": "number", "model": "OrderPosition", "path": "price"},
-    {"key": "item_name", "label": "Product", "category": "Position", "type": "string", "model": "OrderPosition", "path": "item.name"}
-  ]
-}"#;
+pub const SCHEMA_JSON: &str = include_str!("../fixtures/pretix-schema.json");
 
 /// The computed fields the schema uses.
 pub fn computed_fields() -> ComputedFields {

@@ -13,6 +13,7 @@ pub mod entity;
 mod error;
 mod migration;
 mod operator;
+mod request;
 mod retry;
 pub(crate) mod sql;
 pub(crate) mod store;
@@ -23,6 +24,7 @@ pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
 pub use migration::Migrator;
 pub use operator::{JobFilter, JobState, ObjectState, QueueStats, RunOutcome};
+pub use request::EnqueueRequest;
 pub use retry::{LeaseExpiry, RetryPolicy};
 
 use sea_orm::ConnectionTrait;

@@ -6,8 +6,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use outsync_core::queue::{EnqueueItem, JobFilter, JobState, QueueError, to_datetime};
-use outsync_core::{EnqueueOptions, ObjectRef};
+use outsync_core::ObjectRef;
+use outsync_core::queue::{EnqueueRequest, JobFilter, JobState, QueueError, to_datetime};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -47,36 +47,6 @@ fn body(payload: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
     })
 }
 
-fn item(value: &Value, index: Option<usize>) -> Result<EnqueueItem, Problem> {
-    let at = index.map_or_else(String::new, |i| format!("items[{i}]: "));
-    let text = |key: &str| match value.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err((
-            StatusCode::BAD_REQUEST,
-            format!("{at}\"{key}\" is missing or not a string"),
-        )),
-    };
-    Ok(EnqueueItem {
-        provider: text("provider")?,
-        object: ObjectRef::new(text("object_type")?, text("object_id")?),
-        triggered_by: value
-            .get("triggered_by")
-            .and_then(Value::as_str)
-            .unwrap_or("api")
-            .to_owned(),
-        options: EnqueueOptions {
-            snapshot: value.get("snapshot").cloned(),
-            force: value.get("force").and_then(Value::as_bool).unwrap_or(false),
-            immediate: value
-                .get("immediate")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            ..EnqueueOptions::default()
-        },
-    })
-}
-
 /// `POST /api/enqueue`: one object, or `{"items": [...]}`. Answers 202: the sync happens later.
 pub(crate) async fn enqueue(
     State(state): Shared,
@@ -86,47 +56,37 @@ pub(crate) async fn enqueue(
         Ok(value) => value,
         Err((status, message)) => return problem(status, message),
     };
-    if let Some(items) = value.get("items") {
-        let Some(items) = items.as_array() else {
-            return problem(StatusCode::BAD_REQUEST, "\"items\" must be a list");
-        };
-        let mut parsed = Vec::with_capacity(items.len());
-        for (index, entry) in items.iter().enumerate() {
-            match item(entry, Some(index)) {
-                Ok(item) => parsed.push(item),
-                Err((status, message)) => return problem(status, message),
-            }
-        }
-        return match state.queue.enqueue_many(&state.db, &parsed).await {
+    let request = match EnqueueRequest::from_json(&value) {
+        Ok(request) => request,
+        Err(message) => return problem(StatusCode::BAD_REQUEST, message),
+    };
+    match request {
+        EnqueueRequest::Batch(items) => match state.queue.enqueue_many(&state.db, &items).await {
             Ok(summary) => (
                 StatusCode::ACCEPTED,
                 Json(json!({"created": summary.created, "coalesced": summary.coalesced})),
             )
                 .into_response(),
             Err(error) => queue_problem(&error),
-        };
-    }
-    let item = match item(&value, None) {
-        Ok(item) => item,
-        Err((status, message)) => return problem(status, message),
-    };
-    match state
-        .queue
-        .enqueue(
-            &state.db,
-            &item.provider,
-            &item.object,
-            &item.triggered_by,
-            item.options,
-        )
-        .await
-    {
-        Ok(job) => (
-            StatusCode::ACCEPTED,
-            Json(json!({"job": job.id, "created": job.created})),
-        )
-            .into_response(),
-        Err(error) => queue_problem(&error),
+        },
+        EnqueueRequest::One(item) => match state
+            .queue
+            .enqueue(
+                &state.db,
+                &item.provider,
+                &item.object,
+                &item.triggered_by,
+                item.options,
+            )
+            .await
+        {
+            Ok(job) => (
+                StatusCode::ACCEPTED,
+                Json(json!({"job": job.id, "created": job.created})),
+            )
+                .into_response(),
+            Err(error) => queue_problem(&error),
+        },
     }
 }
 
