@@ -108,10 +108,11 @@ impl Config {
         let db = connect(&self.database_url)
             .await
             .map_err(|e| format!("{e}: {}", error_chain(&e)))?;
-        Ok((
-            Queue::new(self.providers.iter().map(|(id, _)| id.clone())),
-            db,
-        ))
+        let queue = Queue::new(self.providers.iter().map(|(id, _)| id.clone()))
+            .with_database_clock(&db)
+            .await
+            .map_err(|e| format!("{e}: {}", error_chain(&e)))?;
+        Ok((queue, db))
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod clock;
 mod connect;
+mod db_clock;
 mod enqueue;
 pub mod entity;
 mod error;
@@ -20,6 +21,7 @@ pub(crate) mod store;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
 pub use connect::connect;
+pub use db_clock::DatabaseClock;
 pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
 pub use migration::Migrator;
@@ -27,7 +29,7 @@ pub use operator::{JobFilter, JobState, ObjectState, QueueStats, RunOutcome};
 pub use request::EnqueueRequest;
 pub use retry::{LeaseExpiry, RetryPolicy};
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -123,6 +125,15 @@ impl Queue {
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Takes time from `db`'s clock ([`DatabaseClock`], re-measured every minute), so
+    /// workers on many hosts agree on leases whatever their own clocks say. The service
+    /// does this on PostgreSQL; on SQLite the database's clock is this host's.
+    pub async fn with_database_clock(self, db: &DatabaseConnection) -> Result<Self, QueueError> {
+        let clock = DatabaseClock::measure(db).await?;
+        clock.refresh_every(db.clone(), std::time::Duration::from_secs(60));
+        Ok(self.with_clock(Arc::new(clock)))
     }
 
     /// The clock.

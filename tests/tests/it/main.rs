@@ -3,6 +3,7 @@
 mod assign;
 mod basket;
 mod basket_queue;
+mod clocks;
 mod evaluate;
 mod faults;
 mod mailing_list;
