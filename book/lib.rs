@@ -34,6 +34,9 @@ pub mod enqueuing {}
 #[doc = include_str!("src/retries.md")]
 pub mod retries {}
 
+#[doc = include_str!("src/guarantees.md")]
+pub mod guarantees {}
+
 #[doc = include_str!("src/storage.md")]
 pub mod storage {}
 
