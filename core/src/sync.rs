@@ -161,7 +161,8 @@ fn collect_targets<'a>(
     Ok(())
 }
 
-fn kind_of(value: &Value) -> &'static str {
+/// How a JSON value is named in error messages ("a list", "null").
+pub(crate) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

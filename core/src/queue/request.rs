@@ -10,6 +10,7 @@
 
 use super::enqueue::{EnqueueItem, EnqueueOptions};
 use crate::ObjectRef;
+use crate::sync::kind_of;
 use serde_json::Value;
 
 /// A parsed enqueue request.
@@ -27,14 +28,14 @@ impl EnqueueRequest {
         if !body.is_object() {
             return Err(format!(
                 "the request must be a JSON object, got {}",
-                kind(body)
+                kind_of(body)
             ));
         }
         let Some(items) = body.get("items") else {
             return item(body, None).map(Self::One);
         };
         let Some(items) = items.as_array() else {
-            return Err(format!("\"items\" must be a list, got {}", kind(items)));
+            return Err(format!("\"items\" must be a list, got {}", kind_of(items)));
         };
         items
             .iter()
@@ -53,23 +54,12 @@ impl EnqueueRequest {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn item(value: &Value, index: Option<usize>) -> Result<EnqueueItem, String> {
     let at = index.map_or_else(String::new, |i| format!("items[{i}]: "));
     if !value.is_object() {
         return Err(format!(
             "{at}an item must be an object, got {}",
-            kind(value)
+            kind_of(value)
         ));
     }
     let text = |key: &str| match value.get(key) {
@@ -88,7 +78,7 @@ fn item(value: &Value, index: Option<usize>) -> Result<EnqueueItem, String> {
         Some(other) => {
             return Err(format!(
                 "{at}\"triggered_by\" must be a string, got {}",
-                kind(other)
+                kind_of(other)
             ));
         }
     };
