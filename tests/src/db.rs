@@ -83,7 +83,7 @@ async fn schema_url(server: &str) -> String {
     let admin = sea_orm::Database::connect(server)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {server} is needed for queue tests: {e}"));
-    drop_stale_schemas(&admin).await;
+    drop_stale_schemas(server, &admin).await;
     let schema = unique_name("outsync_t");
     admin
         .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
@@ -99,28 +99,29 @@ pub async fn both() -> Vec<TestDb> {
     vec![fresh(Backend::Sqlite).await, fresh(Backend::Postgres).await]
 }
 
-/// Drops test schemas left behind by earlier test processes (once per process).
-async fn drop_stale_schemas(admin: &DatabaseConnection) {
-    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    CLEANED
-        .get_or_init(|| async {
-            let own = format!("outsync_t_{}_%", std::process::id());
-            let rows = admin
-                .query_all_raw(sea_orm::Statement::from_sql_and_values(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT schema_name FROM information_schema.schemata \
-                     WHERE schema_name LIKE 'outsync\\_t\\_%' AND schema_name NOT LIKE $1",
-                    [own.into()],
-                ))
-                .await
-                .unwrap_or_default();
-            for row in rows {
-                if let Ok(name) = row.try_get::<String>("", "schema_name") {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .await;
-                }
-            }
-        })
-        .await;
+/// Drops test schemas left behind by earlier test processes (once per process and server).
+async fn drop_stale_schemas(server: &str, admin: &DatabaseConnection) {
+    static CLEANED: tokio::sync::Mutex<Vec<String>> = tokio::sync::Mutex::const_new(Vec::new());
+    let mut cleaned = CLEANED.lock().await;
+    if cleaned.iter().any(|done| done == server) {
+        return;
+    }
+    cleaned.push(server.to_owned());
+    let own = format!("outsync_t_{}_%", std::process::id());
+    let rows = admin
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT schema_name FROM information_schema.schemata \
+             WHERE schema_name LIKE 'outsync\\_t\\_%' AND schema_name NOT LIKE $1",
+            [own.into()],
+        ))
+        .await
+        .unwrap_or_default();
+    for row in rows {
+        if let Ok(name) = row.try_get::<String>("", "schema_name") {
+            let _ = admin
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await;
+        }
+    }
 }
