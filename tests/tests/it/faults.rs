@@ -3,6 +3,7 @@
 //! restarted in the middle of a run.
 
 use crate::queue_processes::ONE_AT_A_TIME;
+use crate::queue_support::report_figure;
 use crate::soak::fast_retry_config;
 use outsync_core::queue::entity::sync_queue;
 use outsync_core::queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy};
@@ -135,11 +136,11 @@ async fn poison_objects_stop_with_a_message_and_do_not_hold_up_the_rest() {
         hangs.iter().cloned().collect(),
         "only the hanging objects are still running when the rest is done"
     );
-    println!(
+    report_figure(&format!(
         "poison: 2000 objects in {:.2} s clean, {:.2} s beside 3 panics and 3 hangs",
         clean_time.as_secs_f64(),
         poisoned_time.as_secs_f64()
-    );
+    ));
 
     let started = Instant::now();
     while jobs_in(&db, JobState::Failed).await.len() < poison.len() {
@@ -236,10 +237,10 @@ async fn an_outage_longer_than_the_backoff_cap_ends_with_every_job_synced() {
     target.with_state(|state| {
         assert_eq!(state.objects.len(), 300, "every object reached the target");
     });
-    println!(
+    report_figure(&format!(
         "outage: 300 jobs waited out a 3 s outage (backoff cap 0.3 s, max_attempts {max_attempts}) and drained {:.2} s after the target came back",
         drained.as_secs_f64()
-    );
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -285,11 +286,11 @@ async fn sqlite_held_locked_by_another_process_delays_the_worker_then_it_goes_on
     workers.stop().await;
     let synced = synced_codes(&provider);
     assert!(objects.iter().all(|code| synced.contains(code)));
-    println!(
+    report_figure(&format!(
         "sqlite lock: held {:.0} s by another process; the worker drained the rest {:.2} s after",
         hold.as_secs_f64(),
         (locked_at.elapsed() - hold).as_secs_f64()
-    );
+    ));
     let _ = drained;
 }
 
@@ -339,11 +340,11 @@ async fn postgres_restarted_mid_run_loses_nothing() {
         before < objects.len(),
         "the restart should fall in the middle of the run"
     );
-    println!(
+    report_figure(&format!(
         "postgres restart: {:.1} s down, {} of 6000 synced before; drained {:.2} s after; {} lease(s) lost",
         down_for.as_secs_f64(),
         before,
         drained.as_secs_f64(),
         summaries.iter().map(|s| s.lease_lost).sum::<usize>()
-    );
+    ));
 }

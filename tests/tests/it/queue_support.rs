@@ -61,3 +61,18 @@ pub(crate) async fn job_count(queue: &Queue, db: &TestDb) -> usize {
         .unwrap()
         .len()
 }
+
+/// Prints a measured figure and appends it to `figures.txt` in cargo's temporary directory
+/// (`target/tmp/`), which `.ci/run` prints after the tests.
+pub(crate) fn report_figure(line: &str) {
+    use std::io::Write;
+    println!("{line}");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("figures.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}

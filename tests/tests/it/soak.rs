@@ -6,6 +6,7 @@
 //! 20,000). The figures are printed; run with `--nocapture` to see them.
 
 use crate::queue_processes::ONE_AT_A_TIME;
+use crate::queue_support::report_figure;
 use outsync_core::queue::{EnqueueItem, Queue, RetryPolicy};
 use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, WorkerConfig};
 use outsync_tests::db::{Backend, TestDb, fresh};
@@ -153,7 +154,7 @@ async fn soak(backend: Backend) {
         let versions: usize = (0..objects).map(|i| final_version(i) as usize).sum();
         let percentile = |p: f64| attempts[((attempts.len() - 1) as f64 * p) as usize];
         let processed: usize = summaries.iter().map(|s| s.processed()).sum();
-        println!(
+        report_figure(&format!(
             "soak on {backend:?}: {objects} objects ({versions} versions enqueued), 2 workers × 32, \
              drained in {:.1} s ({:.0} objects/s); {requests} requests, attempts per object \
              mean {:.2}, p50 {}, p99 {}, max {}; faults {:?}; {processed} job runs",
@@ -164,7 +165,7 @@ async fn soak(backend: Backend) {
             percentile(0.99),
             attempts.last().copied().unwrap_or(0),
             state.faults,
-        );
+        ));
     });
 }
 
