@@ -39,8 +39,9 @@ pub enum QueueError {
 }
 
 impl QueueError {
-    /// A closure wrapping a [`DbErr`] with what the queue was doing.
-    pub(crate) fn db(operation: &'static str) -> impl FnOnce(DbErr) -> Self {
+    /// A closure wrapping a [`DbErr`] with what the queue was doing (for code that runs
+    /// queue operations in transactions of its own).
+    pub fn db(operation: &'static str) -> impl FnOnce(DbErr) -> Self {
         move |source| Self::Database { operation, source }
     }
 }

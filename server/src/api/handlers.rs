@@ -61,7 +61,7 @@ pub(crate) async fn enqueue(
         Err(message) => return problem(StatusCode::BAD_REQUEST, message),
     };
     match request {
-        EnqueueRequest::Batch(items) => match state.queue.enqueue_many(&state.db, &items).await {
+        EnqueueRequest::Batch(items) => match enqueue_whole_batch(&state, &items).await {
             Ok(summary) => (
                 StatusCode::ACCEPTED,
                 Json(json!({"created": summary.created, "coalesced": summary.coalesced})),
@@ -88,6 +88,26 @@ pub(crate) async fn enqueue(
             Err(error) => queue_problem(&error),
         },
     }
+}
+
+/// Enqueues a batch in one transaction: all of it or, on a database error, none.
+async fn enqueue_whole_batch(
+    state: &AppState,
+    items: &[outsync_core::queue::EnqueueItem],
+) -> Result<outsync_core::queue::BatchSummary, QueueError> {
+    use outsync_core::sea_orm::TransactionTrait;
+    let transaction = state
+        .db
+        .begin()
+        .await
+        .map_err(QueueError::db("starting the batch's transaction"))?;
+    let summary = state.queue.enqueue_many(&transaction, items).await?;
+    transaction
+        .commit()
+        .await
+        .map_err(QueueError::db("committing the batch"))?;
+    state.queue.wake();
+    Ok(summary)
 }
 
 fn http_date(ms: i64) -> String {
