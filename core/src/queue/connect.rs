@@ -11,6 +11,7 @@ use std::time::Duration;
 /// for another instead of failing); an in-memory database uses a single connection, since
 /// every connection would otherwise see a database of its own.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, QueueError> {
+    list_password_for_redaction(url);
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -39,4 +40,47 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, QueueError> {
         .map_err(QueueError::db("connecting to the queue database"))?;
     super::Queue::migrate(&db).await?;
     Ok(db)
+}
+
+/// Lists the password of `url` for redaction (as written and decoded), so no error or log
+/// line shows it.
+fn list_password_for_redaction(url: &str) {
+    if let Some(password) = url_password(url) {
+        crate::Secret::new(password);
+        crate::Secret::new(percent_encoding::percent_decode_str(password).decode_utf8_lossy());
+    }
+}
+
+/// The password in a database URL's user information (`scheme://user:password@host/…`).
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let (user_info, _host) = authority.rsplit_once('@')?;
+    let (_user, password) = user_info.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_password;
+
+    #[test]
+    fn finds_the_password_of_a_database_url() {
+        assert_eq!(
+            url_password("postgres://outsync:s3cr%40t-pw@db.internal:5432/queue?sslmode=require"),
+            Some("s3cr%40t-pw")
+        );
+        assert_eq!(url_password("postgres://outsync@db/queue"), None);
+        assert_eq!(url_password("sqlite://outsync.db?mode=rwc"), None);
+        assert_eq!(url_password("postgres://u:@db/q"), None);
+    }
+
+    #[test]
+    fn a_database_password_is_redacted_as_written_and_decoded() {
+        super::list_password_for_redaction("postgres://outsync:pw%2Fredact-me@db:5432/q");
+        assert_eq!(
+            crate::secret::redact("pw%2Fredact-me and pw/redact-me"),
+            "*** and ***"
+        );
+    }
 }
