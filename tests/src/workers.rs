@@ -1,7 +1,7 @@
 //! Workers running in the background of a test, each on its own connection pool as if on
 //! its own host, and a wait for the queue to drain.
 
-use outsync_core::queue::{Queue, QueueError, connect};
+use outsync_core::queue::{Queue, QueueError, RetryPolicy, connect};
 use outsync_core::worker::WorkSummary;
 use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
 use sea_orm::DatabaseConnection;
@@ -81,5 +81,25 @@ pub async fn wait_until_drained(db: &DatabaseConnection, limit: Duration) -> Dur
             }
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
+    }
+}
+
+/// The worker settings of fault tests: short backoff (100 ms doubling to 2 s) so a run ends
+/// in seconds, 32 slots, quick polling and reaping.
+pub fn fast_retry_config(name: &str) -> WorkerConfig {
+    WorkerConfig {
+        id: name.to_owned(),
+        concurrency: 32,
+        lease: Duration::from_secs(30),
+        job_timeout: Duration::from_secs(10),
+        poll_interval: Duration::from_millis(50),
+        reap_interval: Duration::from_secs(1),
+        retry: RetryPolicy {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(2),
+            jitter: 0.2,
+            ..RetryPolicy::default()
+        },
+        ..WorkerConfig::default()
     }
 }

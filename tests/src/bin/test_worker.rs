@@ -6,10 +6,16 @@
 //!
 //! `outsync-test-worker lock-sqlite <database-url> <hold-ms>` is another process holding an
 //! SQLite database locked: it takes an exclusive lock, prints `locked`, waits, releases.
+//!
+//! `outsync-test-worker http <database-url> <target-url> <token> <lease-ms>` pushes to an
+//! HTTP target (the soak's flaky one) with the fault tests' fast retries, 32 slots, and
+//! exits once the queue holds no job at all.
 
 use outsync_core::queue::{Queue, connect};
 use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
 use outsync_tests::file_target::FileTargetProvider;
+use outsync_tests::http_target::HttpTargetProvider;
+use outsync_tests::workers::fast_retry_config;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +29,26 @@ async fn main() {
         hold_sqlite_lock(url, Duration::from_millis(hold.parse().expect("hold-ms"))).await;
         return;
     }
+    if let [_, command, url, target, token, lease] = args.as_slice()
+        && command == "http"
+    {
+        let lease = Duration::from_millis(lease.parse().expect("lease-ms"));
+        let provider: Arc<dyn OutboundSyncProvider> = Arc::new(HttpTargetProvider::new(
+            target,
+            token,
+            Duration::from_millis(500),
+            30,
+        ));
+        let config = WorkerConfig {
+            lease,
+            job_timeout: lease / 2,
+            reap_interval: Duration::from_millis(500),
+            postgres_listen_url: url.starts_with("postgres").then(|| url.clone()),
+            ..fast_retry_config(&format!("soak-worker-{}", std::process::id()))
+        };
+        work(url, provider, config, true).await;
+        return;
+    }
     let [_, url, dir, delay, concurrency, lease, mode] = args.as_slice() else {
         eprintln!(
             "usage: outsync-test-worker <database-url> <target-dir> <delay-ms> <concurrency> <lease-ms> run|drain"
@@ -30,12 +56,10 @@ async fn main() {
         std::process::exit(2);
     };
     let number = |text: &str| text.parse::<u64>().expect("a number");
-    let db = connect(url).await.expect("connect");
     let provider: Arc<dyn OutboundSyncProvider> = Arc::new(FileTargetProvider::new(
         &PathBuf::from(dir),
         Duration::from_millis(number(delay)),
     ));
-    let queue = Queue::new(["file_target"]);
     let lease = Duration::from_millis(number(lease));
     let config = WorkerConfig {
         id: format!("test-worker-{}", std::process::id()),
@@ -47,8 +71,24 @@ async fn main() {
         postgres_listen_url: url.starts_with("postgres").then(|| url.clone()),
         ..WorkerConfig::default()
     };
+    if mode == "drain" {
+        work(url, provider, config, true).await;
+    } else {
+        work(url, provider, config, false).await;
+    }
+}
+
+/// Works until killed, or with `drain` until the queue holds no job at all; prints the
+/// summary.
+async fn work(
+    url: &str,
+    provider: Arc<dyn OutboundSyncProvider>,
+    config: WorkerConfig,
+    drain: bool,
+) {
+    let db = connect(url).await.expect("connect");
+    let queue = Queue::new([provider.identifier().to_owned()]);
     let worker = Worker::new(db.clone(), queue.clone(), vec![provider], config);
-    let drain = mode == "drain";
     let summary = worker
         .run(async {
             loop {

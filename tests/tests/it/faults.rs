@@ -4,7 +4,6 @@
 
 use crate::queue_processes::ONE_AT_A_TIME;
 use crate::queue_support::report_figure;
-use crate::soak::fast_retry_config;
 use outsync_core::queue::entity::sync_queue;
 use outsync_core::queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy};
 use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, WorkerConfig};
@@ -12,7 +11,7 @@ use outsync_tests::db::{Backend, TestDb, fresh, fresh_on_postgres};
 use outsync_tests::flaky_target::{FaultRates, FlakyConfig, FlakyTarget};
 use outsync_tests::http_target::HttpTargetProvider;
 use outsync_tests::scripted::{ScriptedProvider, Step};
-use outsync_tests::workers::{BackgroundWorkers, wait_until_drained};
+use outsync_tests::workers::{BackgroundWorkers, fast_retry_config, wait_until_drained};
 use serde_json::json;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};

@@ -1,20 +1,20 @@
-//! The fault-injection soak: many objects through two workers against a target that fails
-//! at random (HTTP 500, timeouts, 429 with Retry-After, connections reset after the change
-//! was applied), with newer versions of some objects enqueued while the run goes on.
+//! The fault-injection soak: many objects through two worker processes against a target
+//! that fails at random (HTTP 500, timeouts, 429 with Retry-After, connections reset after
+//! the change was applied), with newer versions of some objects enqueued while the run goes
+//! on and one worker killed half-way and replaced.
 //!
 //! `OUTSYNC_SOAK_OBJECTS` sets the size (CI runs the default; `scripts/soak.sh` runs
 //! 20,000). The figures are printed; run with `--nocapture` to see them.
 
 use crate::queue_processes::ONE_AT_A_TIME;
 use crate::queue_support::report_figure;
-use outsync_core::queue::{EnqueueItem, Queue, RetryPolicy};
-use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, WorkerConfig};
+use outsync_core::queue::{EnqueueItem, Queue};
+use outsync_core::{EnqueueOptions, ObjectRef};
 use outsync_tests::db::{Backend, TestDb, fresh};
 use outsync_tests::flaky_target::{Fault, FlakyConfig, FlakyTarget};
-use outsync_tests::http_target::HttpTargetProvider;
-use outsync_tests::workers::{BackgroundWorkers, wait_until_drained};
+use outsync_tests::workers::wait_until_drained;
 use serde_json::json;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "soak-secret-token";
@@ -54,22 +54,31 @@ async fn enqueue_versions(db: &TestDb, indexes: impl Iterator<Item = usize>, ver
     }
 }
 
-/// The worker settings of fault tests: short backoff so a run ends in seconds.
-pub(crate) fn fast_retry_config(name: &str) -> WorkerConfig {
-    WorkerConfig {
-        id: name.to_owned(),
-        concurrency: 32,
-        lease: Duration::from_secs(30),
-        job_timeout: Duration::from_secs(10),
-        poll_interval: Duration::from_millis(50),
-        reap_interval: Duration::from_secs(1),
-        retry: RetryPolicy {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(2),
-            jitter: 0.2,
-            ..RetryPolicy::default()
-        },
-        ..WorkerConfig::default()
+const WORKER: &str = env!("CARGO_BIN_EXE_outsync-test-worker");
+
+/// A worker process pushing to `target`, with 5 s leases; it exits once the queue is empty.
+fn spawn_worker(db: &TestDb, target: &FlakyTarget) -> Child {
+    Command::new(WORKER)
+        .args(["http", &db.url, &target.url(), TOKEN, "5000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start a worker process")
+}
+
+/// Waits for `child` to exit, without blocking the runtime the target is served on.
+async fn wait_for_exit(child: &mut Child, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("worker status") {
+            assert!(status.success(), "a worker failed: {status}");
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "a worker did not finish within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -88,16 +97,7 @@ async fn soak(backend: Backend) {
     enqueue_versions(&db, 0..objects, 1).await;
 
     let started = Instant::now();
-    let url = target.url();
-    let workers = BackgroundWorkers::start(&db.url, 2, &fast_retry_config("soak"), || {
-        vec![Arc::new(HttpTargetProvider::new(
-            &url,
-            TOKEN,
-            Duration::from_millis(500),
-            30,
-        )) as Arc<dyn OutboundSyncProvider>]
-    })
-    .await;
+    let mut workers = vec![spawn_worker(&db, &target), spawn_worker(&db, &target)];
 
     // Newer versions arrive while the first ones are in flight or waiting for a retry.
     while target.with_state(|s| s.objects.len()) < objects / 4 {
@@ -108,11 +108,18 @@ async fn soak(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     enqueue_versions(&db, (0..objects).filter(|i| i % 8 == 0), 3).await;
+    // Half-way, one worker dies without a word (SIGKILL) and another host takes its place;
+    // its jobs come back when their leases expire.
+    workers[0].kill().expect("kill a worker");
+    workers[0].wait().expect("reap the killed worker");
+    workers[0] = spawn_worker(&db, &target);
 
     let limit = Duration::from_secs(120) + Duration::from_millis(20 * objects as u64);
-    let drained = wait_until_drained(&db.db, limit).await;
+    for worker in &mut workers {
+        wait_for_exit(worker, limit.saturating_sub(started.elapsed())).await;
+    }
+    wait_until_drained(&db.db, Duration::from_secs(1)).await;
     let elapsed = started.elapsed();
-    let summaries = workers.stop().await;
 
     target.with_state(|state| {
         let mut wrong = Vec::new();
@@ -153,12 +160,11 @@ async fn soak(backend: Backend) {
         let requests: u64 = attempts.iter().map(|&n| u64::from(n)).sum();
         let versions: usize = (0..objects).map(|i| final_version(i) as usize).sum();
         let percentile = |p: f64| attempts[((attempts.len() - 1) as f64 * p) as usize];
-        let processed: usize = summaries.iter().map(|s| s.processed()).sum();
         report_figure(&format!(
-            "soak on {backend:?}: {objects} objects ({versions} versions enqueued), 2 workers × 32, \
-             drained in {:.1} s ({:.0} objects/s); {requests} requests, attempts per object \
-             mean {:.2}, p50 {}, p99 {}, max {}; faults {:?}; {processed} job runs",
-            drained.max(elapsed).as_secs_f64(),
+            "soak on {backend:?}: {objects} objects ({versions} versions enqueued), 2 worker processes × 32, \
+             one killed half-way and replaced, drained in {:.1} s ({:.0} objects/s); {requests} requests, attempts per object \
+             mean {:.2}, p50 {}, p99 {}, max {}; faults {:?}",
+            elapsed.as_secs_f64(),
             objects as f64 / elapsed.as_secs_f64(),
             requests as f64 / objects as f64,
             percentile(0.5),
