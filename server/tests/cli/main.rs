@@ -894,6 +894,8 @@ struct Browser {
     base: String,
     session: String,
     driver: std::process::Child,
+    /// Chromium's profile directory, which names its processes.
+    profile: std::path::PathBuf,
 }
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -948,6 +950,7 @@ impl Browser {
                     base,
                     session,
                     driver,
+                    profile,
                 });
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -1049,10 +1052,27 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Ends the WebDriver session, which closes Chromium.
+    async fn quit(&self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // A failed test never reached `quit`: Chromium outlives chromedriver, so stop the
+        // processes that use this test's profile.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("--user-data-dir={}", self.profile.display()))
+            .status();
     }
 }
 
@@ -1184,5 +1204,6 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
         2,
         "one refused, one accepted"
     );
+    browser.quit().await;
     eprintln!("screenshots in {}", shots.display());
 }

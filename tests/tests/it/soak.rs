@@ -56,6 +56,18 @@ async fn enqueue_versions(db: &TestDb, indexes: impl Iterator<Item = usize>, ver
 
 const WORKER: &str = env!("CARGO_BIN_EXE_outsync-test-worker");
 
+/// Worker processes, killed if the test ends early so none outlives it.
+struct WorkerProcesses(Vec<Child>);
+
+impl Drop for WorkerProcesses {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A worker process pushing to `target`, with 5 s leases; it exits once the queue is empty.
 fn spawn_worker(db: &TestDb, target: &FlakyTarget) -> Child {
     Command::new(WORKER)
@@ -97,7 +109,7 @@ async fn soak(backend: Backend) {
     enqueue_versions(&db, 0..objects, 1).await;
 
     let started = Instant::now();
-    let mut workers = vec![spawn_worker(&db, &target), spawn_worker(&db, &target)];
+    let mut workers = WorkerProcesses(vec![spawn_worker(&db, &target), spawn_worker(&db, &target)]);
 
     // Newer versions arrive while the first ones are in flight or waiting for a retry.
     while target.with_state(|s| s.objects.len()) < objects / 4 {
@@ -110,12 +122,12 @@ async fn soak(backend: Backend) {
     enqueue_versions(&db, (0..objects).filter(|i| i % 8 == 0), 3).await;
     // Half-way, one worker dies without a word (SIGKILL) and another host takes its place;
     // its jobs come back when their leases expire.
-    workers[0].kill().expect("kill a worker");
-    workers[0].wait().expect("reap the killed worker");
-    workers[0] = spawn_worker(&db, &target);
+    workers.0[0].kill().expect("kill a worker");
+    workers.0[0].wait().expect("reap the killed worker");
+    workers.0[0] = spawn_worker(&db, &target);
 
     let limit = Duration::from_secs(120) + Duration::from_millis(20 * objects as u64);
-    for worker in &mut workers {
+    for worker in &mut workers.0 {
         wait_for_exit(worker, limit.saturating_sub(started.elapsed())).await;
     }
     wait_until_drained(&db.db, Duration::from_secs(1)).await;
