@@ -139,7 +139,12 @@ impl Queue {
             latest.insert((item.provider.as_str(), &item.object), index);
         }
         let mut unique: Vec<usize> = latest.into_values().collect();
-        unique.sort_unstable();
+        // Rows go in object order, the order the worker sets jobs back in: two batches that
+        // touch the same objects then wait for each other instead of deadlocking.
+        unique.sort_unstable_by(|&a, &b| {
+            (items[a].provider.as_str(), &items[a].object)
+                .cmp(&(items[b].provider.as_str(), &items[b].object))
+        });
         let mut summary = BatchSummary {
             coalesced: items.len() - unique.len(),
             ..BatchSummary::default()

@@ -314,13 +314,22 @@ async fn record_in_transaction(
         })
         .collect();
     let mut ours = finish_all(&tx, &finished).await?;
-    for completion in completions {
-        if let Completion::Setback { job, setback, run } = completion {
-            let error = run.as_ref().and_then(|r| r.error.clone());
-            let detail = run.as_ref().and_then(|r| r.error_detail.clone());
-            if set_back(&tx, job, setback, error, detail, now).await? {
-                ours.insert(job.id);
-            }
+    // Set back in object order, the order batch enqueues insert in: a set-back job re-enters
+    // the unique index of pending jobs, and two transactions taking those entries in
+    // different orders would deadlock on PostgreSQL.
+    let mut setbacks: Vec<_> = completions
+        .iter()
+        .filter_map(|completion| match completion {
+            Completion::Setback { job, setback, run } => Some((job, setback, run)),
+            Completion::Done { .. } => None,
+        })
+        .collect();
+    setbacks.sort_by(|(a, ..), (b, ..)| (&a.provider, &a.object).cmp(&(&b.provider, &b.object)));
+    for (job, setback, run) in setbacks {
+        let error = run.as_ref().and_then(|r| r.error.clone());
+        let detail = run.as_ref().and_then(|r| r.error_detail.clone());
+        if set_back(&tx, job, setback, error, detail, now).await? {
+            ours.insert(job.id);
         }
     }
     let mut results: HashMap<(String, ObjectRef, String, String), ResultRow> = HashMap::new();

@@ -145,9 +145,9 @@ fn enqueue_sync_status_jobs_and_preview() {
         "{}",
         text(&output)
     );
-    let output = run(&["jobs", "--config", config, "cancel", "2"]);
+    let output = run(&["jobs", "--config", config, "cancel", "1"]);
     assert!(
-        text(&output).contains("job 2 cancelled"),
+        text(&output).contains("job 1 cancelled"),
         "{}",
         text(&output)
     );

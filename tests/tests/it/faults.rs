@@ -347,3 +347,63 @@ async fn postgres_restarted_mid_run_loses_nothing() {
         summaries.iter().map(|s| s.lease_lost).sum::<usize>()
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_enqueues_and_worker_set_backs_do_not_deadlock_on_postgres() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = fresh(Backend::Postgres).await;
+    let target = FlakyTarget::start(
+        FlakyConfig {
+            rates: FaultRates {
+                server_error: 1.0,
+                ..FaultRates::NONE
+            },
+            ..FlakyConfig::default()
+        },
+        "deadlock-token",
+    )
+    .await;
+    let url = target.url();
+    // Every sync fails, so the workers keep setting jobs back while batches arrive.
+    let workers = BackgroundWorkers::start(&db.url, 2, &fast_retry_config("deadlock"), || {
+        vec![Arc::new(HttpTargetProvider::new(
+            &url,
+            "deadlock-token",
+            Duration::from_millis(500),
+            1_000,
+        )) as Arc<dyn OutboundSyncProvider>]
+    })
+    .await;
+    let objects = codes("d", 1_500);
+    let mut enqueuers = Vec::new();
+    for enqueuer in 0..4usize {
+        let db = db.clone();
+        let objects = objects.clone();
+        enqueuers.push(tokio::spawn(async move {
+            for round in 0..8usize {
+                // Each batch names the same objects in an order of its own.
+                let mut order = objects.clone();
+                let shift = (enqueuer * 397 + round * 211) % order.len();
+                order.rotate_left(shift);
+                if (enqueuer + round) % 2 == 1 {
+                    order.reverse();
+                }
+                enqueue_codes(&db, "http_target", &order).await;
+            }
+        }));
+    }
+    for enqueuer in enqueuers {
+        enqueuer.await.expect("every batch enqueue succeeds");
+    }
+    workers.stop().await;
+    let jobs = Queue::new(["http_target"])
+        .stats(&db.db)
+        .await
+        .unwrap()
+        .jobs();
+    assert!(jobs >= 1_500, "every object has its job: {jobs}");
+    assert!(
+        target.with_state(|s| s.requests.values().sum::<u32>()) > 0,
+        "the workers were failing jobs while the batches arrived"
+    );
+}
