@@ -65,6 +65,23 @@ impl BackgroundWorkers {
     }
 }
 
+/// Waits for a worker process to exit successfully, polling without blocking the runtime
+/// (a test's in-process target keeps answering meanwhile); panics after `limit`.
+pub async fn wait_for_exit(child: &mut std::process::Child, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("worker status") {
+            assert!(status.success(), "a worker failed: {status}");
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "a worker did not finish within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until `db` holds no job at all (every job done), polling; panics with the queue's
 /// statistics after `limit`. Returns how long it took.
 pub async fn wait_until_drained(db: &DatabaseConnection, limit: Duration) -> Duration {

@@ -5,6 +5,7 @@ use outsync_core::queue::{EnqueueItem, JobFilter, JobState, Queue};
 use outsync_core::{EnqueueOptions, ObjectRef};
 use outsync_tests::db::{Backend, TestDb, fresh, temp_dir};
 use outsync_tests::file_target::read_lines;
+use outsync_tests::workers::wait_for_exit;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -56,21 +57,6 @@ async fn enqueue_codes(db: &TestDb, count: usize) {
     queue.enqueue_many(&db.db, &items).await.unwrap();
 }
 
-fn wait_for_exit(child: &mut Child, limit: Duration) {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "worker failed: {status}");
-            return;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "worker did not finish within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn synced_codes(dir: &Path) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for line in read_lines(dir, "synced.log") {
@@ -118,7 +104,7 @@ async fn sigkill_mid_run(backend: Backend) {
     let stranded_ids: HashSet<i64> = stranded.iter().map(|job| job.id).collect();
 
     let mut second = spawn_worker(&db, &dir, 0, 16, 5000, "drain");
-    wait_for_exit(&mut second, Duration::from_secs(120));
+    wait_for_exit(&mut second, Duration::from_secs(120)).await;
 
     let synced = synced_codes(&dir);
     for code in 0..5000 {
@@ -170,7 +156,7 @@ async fn four_worker_processes_share_postgres_without_overlap() {
         .map(|_| spawn_worker(&db, &dir, 1, 16, 30_000, "drain"))
         .collect();
     for worker in &mut workers {
-        wait_for_exit(worker, Duration::from_secs(300));
+        wait_for_exit(worker, Duration::from_secs(300)).await;
     }
     let synced = synced_codes(&dir);
     assert_eq!(synced.len(), 20_000, "all processed");

@@ -12,7 +12,7 @@ use outsync_core::queue::{EnqueueItem, Queue};
 use outsync_core::{EnqueueOptions, ObjectRef};
 use outsync_tests::db::{Backend, TestDb, fresh};
 use outsync_tests::flaky_target::{Fault, FlakyConfig, FlakyTarget};
-use outsync_tests::workers::wait_until_drained;
+use outsync_tests::workers::{wait_for_exit, wait_until_drained};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -76,22 +76,6 @@ fn spawn_worker(db: &TestDb, target: &FlakyTarget) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start a worker process")
-}
-
-/// Waits for `child` to exit, without blocking the runtime the target is served on.
-async fn wait_for_exit(child: &mut Child, limit: Duration) {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("worker status") {
-            assert!(status.success(), "a worker failed: {status}");
-            return;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "a worker did not finish within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn soak(backend: Backend) {
