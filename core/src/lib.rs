@@ -37,7 +37,7 @@ pub use registry::{
 pub use secret::Secret;
 pub use source::ObjectSource;
 pub use sync::{ObjectSyncReport, PreviewEntry, preview, sync_object, sync_object_with};
-pub use worker::{Worker, WorkerConfig};
+pub use worker::{UnknownProviders, Worker, WorkerConfig};
 
 /// Re-exported so applications use the same sea-orm as the queue (connections,
 /// transactions for the outbox).

@@ -304,6 +304,16 @@ pub trait OutboundSyncProvider: Send + Sync {
     /// The mappings to apply, in order.
     fn mappings(&self) -> &[ObjectMapping];
 
+    /// Whether jobs of `object_type` can do anything in this provider. The default: some
+    /// mapping's root model is `object_type`. The queue refuses to enqueue other types, and
+    /// a sync of one is recorded as `skipped`; override it for a type the provider handles
+    /// without a mapping (e.g. in `finalize_sync` or `object_missing`).
+    fn handles_object_type(&self, object_type: &str) -> bool {
+        self.mappings()
+            .iter()
+            .any(|mapping| mapping.root_model() == object_type)
+    }
+
     /// Whether the worker should load what earlier runs stored for the object
     /// ([`SyncRequest::previous`]) — one extra query per job, so off by default.
     fn wants_previous_results(&self) -> bool {

@@ -13,8 +13,11 @@ use serde_json::Value;
 /// What syncing one object did; the queue stores one result per entry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectSyncReport {
-    /// `true` when the provider's `should_sync` declined the object.
+    /// `true` when nothing was synced: the provider handles no such object type, or its
+    /// `should_sync` declined the object.
     pub skipped: bool,
+    /// Why the object was skipped.
+    pub skip_reason: Option<String>,
     /// The outcomes of every call, by mapping.
     pub mapped_objects: MappedObjects,
     /// How many `sync_object_with_properties` calls were made.
@@ -47,11 +50,25 @@ pub async fn sync_object_with(
         reference: object,
         data,
     };
-    if !provider.should_sync(&source) {
-        return Ok(ObjectSyncReport {
+    let skip = |reason: String| {
+        Ok(ObjectSyncReport {
             skipped: true,
+            skip_reason: Some(reason),
             ..ObjectSyncReport::default()
-        });
+        })
+    };
+    if !provider.handles_object_type(&object.object_type) {
+        return skip(format!(
+            "no mapping of provider \"{}\" handles object type \"{}\"; nothing was sent",
+            provider.identifier(),
+            object.object_type
+        ));
+    }
+    if !provider.should_sync(&source) {
+        return skip(format!(
+            "provider \"{}\" declined the object (should_sync); nothing was sent",
+            provider.identifier()
+        ));
     }
     let joiner = provider.list_field_joiner();
     let mut mapped = MappedObjects::default();
@@ -105,6 +122,7 @@ pub async fn sync_object_with(
     provider.finalize_sync(&source, &mapped).await?;
     Ok(ObjectSyncReport {
         skipped: false,
+        skip_reason: None,
         mapped_objects: mapped,
         calls,
     })

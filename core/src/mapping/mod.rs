@@ -170,4 +170,10 @@ impl ObjectMapping {
     pub fn root_model(&self) -> &str {
         &self.lineage[0].model
     }
+
+    /// Where the root object's own id is found in its JSON, if the schema says
+    /// (`id_path` of the root model).
+    pub fn root_id_path(&self) -> Option<&crate::schema::FieldPath> {
+        self.lineage[0].id_path.as_ref()
+    }
 }

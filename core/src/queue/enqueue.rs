@@ -102,7 +102,7 @@ impl Queue {
         triggered_by: &str,
         options: EnqueueOptions,
     ) -> Result<Enqueued, QueueError> {
-        self.check_provider(provider)?;
+        self.admit(provider, object, triggered_by, &options)?;
         let now = self.now_ms();
         let values = row_values(provider, object, triggered_by, &options, now);
         let sql = insert_sql(1, is_postgres(conn));
@@ -132,7 +132,12 @@ impl Queue {
         items: &[EnqueueItem],
     ) -> Result<BatchSummary, QueueError> {
         for item in items {
-            self.check_provider(&item.provider)?;
+            self.admit(
+                &item.provider,
+                &item.object,
+                &item.triggered_by,
+                &item.options,
+            )?;
         }
         let mut latest: HashMap<(&str, &ObjectRef), usize> = HashMap::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {

@@ -16,6 +16,19 @@ pub enum QueueError {
         /// The known providers, comma-separated.
         known: String,
     },
+    /// An enqueue that could never sync was refused; nothing was queued.
+    #[error("cannot enqueue {object} for provider \"{provider}\": \"{field}\" {problem}")]
+    Rejected {
+        /// The provider.
+        provider: String,
+        /// The object (`type id`, the id shortened and escaped for display).
+        object: String,
+        /// The request field at fault: `object_type`, `object_id`, `snapshot` or
+        /// `triggered_by`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The database refused an operation.
     #[error("queue database error while {operation}")]
     Database {

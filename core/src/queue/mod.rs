@@ -6,6 +6,7 @@
 //! offers the operator API (list, retry, cancel, statistics, results, runs). The
 //! [`Worker`](crate::worker::Worker) claims and runs the jobs.
 
+mod admission;
 mod clock;
 mod connect;
 mod db_clock;
@@ -18,7 +19,9 @@ mod request;
 mod retry;
 pub(crate) mod sql;
 pub(crate) mod store;
+pub(crate) mod unknown;
 
+pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, snapshot_too_large};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
 pub use connect::connect;
 pub use db_clock::DatabaseClock;
@@ -30,7 +33,7 @@ pub use request::EnqueueRequest;
 pub use retry::{LeaseExpiry, RetryPolicy};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -88,6 +91,7 @@ impl fmt::Display for FailureMode {
 #[derive(Clone)]
 pub struct Queue {
     known_providers: Arc<BTreeSet<String>>,
+    rules: Arc<BTreeMap<String, admission::ProviderRules>>,
     clock: SharedClock,
     wake: Arc<Notify>,
 }
@@ -96,6 +100,7 @@ impl fmt::Debug for Queue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("known_providers", &self.known_providers)
+            .field("rules", &self.rules)
             .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
@@ -110,9 +115,30 @@ impl Queue {
     {
         Self {
             known_providers: Arc::new(providers.into_iter().map(Into::into).collect()),
+            rules: Arc::default(),
             clock: Arc::new(SystemClock),
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// A queue accepting jobs for `providers`, checked against what each one handles: an
+    /// object type none of its mappings reads, or a snapshot without the schema's id (or
+    /// with another object's id), is refused with nothing queued. [`Queue::new`] knows only
+    /// the identifiers and checks the shape of a job alone.
+    pub fn for_providers(providers: &[Arc<dyn crate::OutboundSyncProvider>]) -> Self {
+        let mut queue = Self::new(providers.iter().map(|p| p.identifier().to_owned()));
+        queue.rules = Arc::new(
+            providers
+                .iter()
+                .map(|p| {
+                    (
+                        p.identifier().to_owned(),
+                        admission::ProviderRules::of(p.clone()),
+                    )
+                })
+                .collect(),
+        );
+        queue
     }
 
     /// A queue accepting jobs for every provider in `registry`.
@@ -159,6 +185,24 @@ impl Queue {
 
     pub(crate) fn wake_signal(&self) -> &Arc<Notify> {
         &self.wake
+    }
+
+    /// Refuses an enqueue that could never sync (see [`Queue::for_providers`]).
+    fn admit(
+        &self,
+        provider: &str,
+        object: &crate::ObjectRef,
+        triggered_by: &str,
+        options: &EnqueueOptions,
+    ) -> Result<(), QueueError> {
+        self.check_provider(provider)?;
+        admission::check(
+            provider,
+            object,
+            triggered_by,
+            options.snapshot.as_ref(),
+            self.rules.get(provider),
+        )
     }
 
     fn check_provider(&self, provider: &str) -> Result<(), QueueError> {

@@ -55,7 +55,7 @@ pub enum RunOutcome {
     Retry,
     /// The job stopped with this failure mode.
     Failed(FailureMode),
-    /// The job's provider is not registered; the job was dropped.
+    /// An operator purged the job (`outsync jobs purge`).
     Dropped,
     /// An operator cancelled the job.
     Cancelled,

@@ -96,7 +96,10 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
                         .or_insert(0) += 1;
                 }
             }
-            let run = run_record(&context, &job, outcome, actions, None, started);
+            let mut run = run_record(&context, &job, outcome, actions, None, started);
+            run.error = report
+                .skip_reason
+                .map(|reason| redact(&reason).into_owned());
             Completion::Done {
                 job,
                 results: Some(report.mapped_objects),

@@ -15,7 +15,7 @@ use crate::queue::{
 use crate::{ObjectSource, OutboundSyncProvider};
 use limits::ProviderGate;
 use sea_orm::DatabaseConnection;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,9 +44,9 @@ pub struct WorkerConfig {
     pub retry: RetryPolicy,
     /// Limits per provider identifier.
     pub limits: HashMap<String, ProviderLimits>,
-    /// Drop jobs of providers that are not registered, with a run record (pretix's
-    /// behaviour). Turn off when workers with different providers share a database.
-    pub drop_unknown_providers: bool,
+    /// What happens to jobs of providers this worker does not run. They are never
+    /// deleted: by default they stay queued for a worker that runs them.
+    pub unknown_providers: UnknownProviders,
     /// How long shutdown waits for running jobs before releasing them.
     pub shutdown_grace: Duration,
     /// A PostgreSQL URL to `LISTEN` on for wake-ups from other processes.
@@ -65,9 +65,33 @@ impl Default for WorkerConfig {
             reap_interval: Duration::from_secs(15),
             retry: RetryPolicy::default(),
             limits: HashMap::new(),
-            drop_unknown_providers: true,
+            unknown_providers: UnknownProviders::Keep,
             shutdown_grace: Duration::from_secs(10),
             postgres_listen_url: None,
+        }
+    }
+}
+
+/// The policy for jobs of providers a worker does not run (another worker may).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownProviders {
+    /// Leave them queued for a worker that runs them; warn once per provider and count
+    /// them ([`Worker::unknown_provider_jobs`]). The default.
+    #[default]
+    Keep,
+    /// Stop them with failure mode `config`, so that they show among the sync problems
+    /// until an operator retries or purges them. Nothing is deleted.
+    Stop,
+}
+
+impl std::str::FromStr for UnknownProviders {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "keep" => Ok(Self::Keep),
+            "stop" => Ok(Self::Stop),
+            other => Err(format!("\"{other}\" is not a policy: use keep or stop")),
         }
     }
 }
@@ -123,6 +147,9 @@ pub(crate) struct WorkerContext {
     pub(crate) source: Option<Arc<dyn ObjectSource>>,
     pub(crate) config: WorkerConfig,
     pub(crate) clock: SharedClock,
+    /// Jobs of providers this worker does not run, by provider, as last counted; and the
+    /// providers already warned about.
+    pub(crate) unknown: std::sync::Mutex<(BTreeMap<String, u64>, BTreeSet<String>)>,
 }
 
 /// Runs jobs from the queue.
@@ -161,6 +188,7 @@ impl Worker {
             source: None,
             config,
             clock: queue.clock().clone(),
+            unknown: std::sync::Mutex::default(),
         });
         Self {
             db,
@@ -283,22 +311,55 @@ impl Worker {
             completions.push(self.expired(job, now));
         }
         self.write(completions, summary).await?;
-        if self.context.config.drop_unknown_providers {
-            let dropped = store::drop_unknown_providers(
-                &self.db,
-                &self.provider_ids,
-                now,
-                &self.context.config.id,
-            )
-            .await?;
-            if dropped > 0 {
-                *summary
-                    .outcomes
-                    .entry(RunOutcome::Dropped.as_str().to_owned())
-                    .or_insert(0) += dropped;
+        self.watch_unknown_providers().await
+    }
+
+    /// Counts the jobs of providers this worker does not run (warning once per provider)
+    /// and, under [`UnknownProviders::Stop`], stops them. Never deletes a job.
+    async fn watch_unknown_providers(&self) -> Result<(), QueueError> {
+        let config = &self.context.config;
+        if config.unknown_providers == UnknownProviders::Stop {
+            let stopped =
+                crate::queue::unknown::stop_unknown(&self.db, &self.provider_ids, &config.id)
+                    .await?;
+            if stopped > 0 {
+                tracing::warn!(
+                    jobs = stopped,
+                    "stopped jobs of providers this worker does not run (failure mode config)"
+                );
             }
         }
+        let counts = crate::queue::unknown::count_unknown(&self.db, &self.provider_ids).await?;
+        let mut unknown = self
+            .context
+            .unknown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (provider, jobs) in &counts {
+            if unknown.1.insert(provider.clone()) {
+                tracing::warn!(
+                    provider = %provider,
+                    jobs,
+                    "the queue holds jobs of provider \"{provider}\", which this worker does not run; \
+                     they stay queued for a worker that does (remove them with \
+                     `outsync jobs purge --provider {provider} --yes`)"
+                );
+            }
+        }
+        unknown.0 = counts;
         Ok(())
+    }
+
+    /// Jobs of providers this worker does not run, by provider, as counted at the last
+    /// housekeeping round (drain, reap, or every `reap_interval` while running). They stay
+    /// queued for a worker that runs them.
+    pub fn unknown_provider_jobs(&self) -> BTreeMap<String, u64> {
+        self.context
+            .unknown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .clone()
     }
 
     fn expired(&self, job: ClaimedJob, now: i64) -> Completion {

@@ -301,28 +301,6 @@ async fn expired_leases_are_taken_back_and_stale_acks_do_not_count() {
     }
 }
 
-#[tokio::test]
-async fn jobs_of_unregistered_providers_are_dropped_with_a_run_record() {
-    for t in both().await {
-        let provider = Arc::new(ScriptedProvider::new("scripted"));
-        let (_, worker, _) = setup(&t, provider.clone(), test_config());
-        let old_queue = Queue::new(["uninstalled"]);
-        old_queue
-            .enqueue(&t.db, "uninstalled", &order("A"), "test", snapshot("A", 1))
-            .await
-            .unwrap();
-        let summary = worker.drain().await.unwrap();
-        assert_eq!(summary.count("dropped"), 1, "{:?}", t.backend);
-        let runs = old_queue.recent_runs(&t.db, 5, None).await.unwrap();
-        assert_eq!(runs[0].outcome, "dropped");
-        assert_eq!(
-            runs[0].error.as_deref(),
-            Some("provider \"uninstalled\" is not registered in this worker; the job was dropped")
-        );
-        assert_eq!(job_count(&old_queue, &t).await, 0);
-    }
-}
-
 struct MapSource(Mutex<HashMap<String, Value>>);
 
 #[async_trait]

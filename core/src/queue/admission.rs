@@ -1,0 +1,275 @@
+//! What the queue accepts: an enqueue that could never sync is refused at the door, with
+//! nothing queued and an error naming the field.
+//!
+//! Every queue checks the shape of a job: the object id and type are 1–255 bytes without
+//! control characters, `triggered_by` at most 255 bytes, and a snapshot is a JSON object. A
+//! queue that knows its providers ([`Queue::for_providers`](super::Queue::for_providers))
+//! also refuses object types no provider mapping handles, and snapshots that lack the
+//! schema's id or carry another object's id.
+
+use super::error::QueueError;
+use crate::mapping::value_to_string;
+use crate::schema::FieldPath;
+use crate::{ObjectRef, OutboundSyncProvider};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The longest object id, object type or trigger, in bytes (the columns' width on
+/// PostgreSQL).
+pub const MAX_KEY_BYTES: usize = 255;
+
+/// The largest snapshot accepted, in bytes of JSON (the HTTP API's body limit).
+pub const MAX_SNAPSHOT_BYTES: usize = 8 * 1024 * 1024;
+
+/// What one provider accepts: the object types it handles, and where a type's id is in a
+/// snapshot (the root models of its mappings).
+#[derive(Clone)]
+pub(crate) struct ProviderRules {
+    types: BTreeMap<String, Option<FieldPath>>,
+    provider: Option<Arc<dyn OutboundSyncProvider>>,
+}
+
+impl std::fmt::Debug for ProviderRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.types.keys()).finish()
+    }
+}
+
+impl ProviderRules {
+    /// The rules of `provider`.
+    pub(crate) fn of(provider: Arc<dyn OutboundSyncProvider>) -> Self {
+        let mut types = BTreeMap::new();
+        for mapping in provider.mappings() {
+            let id_path = mapping.root_id_path().cloned();
+            let entry = types.entry(mapping.root_model().to_owned()).or_insert(None);
+            if entry.is_none() {
+                *entry = id_path;
+            }
+        }
+        Self {
+            types,
+            provider: Some(provider),
+        }
+    }
+
+    fn handles(&self, object_type: &str) -> bool {
+        match &self.provider {
+            Some(provider) => provider.handles_object_type(object_type),
+            None => self.types.contains_key(object_type),
+        }
+    }
+
+    fn id_path(&self, object_type: &str) -> Option<&FieldPath> {
+        self.types.get(object_type).and_then(Option::as_ref)
+    }
+
+    fn names(&self) -> String {
+        if self.types.is_empty() {
+            "none: the provider has no mappings".to_owned()
+        } else {
+            self.types.keys().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+fn rejected(
+    provider: &str,
+    object: &ObjectRef,
+    field: &'static str,
+    problem: String,
+) -> QueueError {
+    QueueError::Rejected {
+        provider: provider.to_owned(),
+        object: shorten(&object.object_type, &object.id),
+        field,
+        problem,
+    }
+}
+
+/// `type id` for messages, the id cut to 40 characters and control characters escaped.
+fn shorten(object_type: &str, id: &str) -> String {
+    let printable = |text: &str| -> String {
+        let mut out: String = text.chars().take(40).flat_map(char::escape_debug).collect();
+        if text.chars().count() > 40 {
+            out.push('…');
+        }
+        out
+    };
+    format!("{} {}", printable(object_type), printable(id))
+}
+
+fn check_key(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if text.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "is {} bytes long; at most {MAX_KEY_BYTES} are allowed",
+            text.len()
+        ));
+    }
+    if let Some(bad) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "contains the control character {bad:?}; it must be printable"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one enqueue. `rules` is `None` for a provider whose mappings the queue does not
+/// know (only the shape is checked then).
+pub(crate) fn check(
+    provider: &str,
+    object: &ObjectRef,
+    triggered_by: &str,
+    snapshot: Option<&Value>,
+    rules: Option<&ProviderRules>,
+) -> Result<(), QueueError> {
+    check_key(&object.object_type)
+        .map_err(|problem| rejected(provider, object, "object_type", problem))?;
+    check_key(&object.id).map_err(|problem| rejected(provider, object, "object_id", problem))?;
+    if triggered_by.len() > MAX_KEY_BYTES {
+        return Err(rejected(
+            provider,
+            object,
+            "triggered_by",
+            format!(
+                "is {} bytes long; at most {MAX_KEY_BYTES} are allowed",
+                triggered_by.len()
+            ),
+        ));
+    }
+    if let Some(rules) = rules
+        && !rules.handles(&object.object_type)
+    {
+        return Err(rejected(
+            provider,
+            object,
+            "object_type",
+            format!(
+                "\"{}\" is not handled by any mapping of provider \"{provider}\"; it handles: {}",
+                object.object_type,
+                rules.names()
+            ),
+        ));
+    }
+    let Some(snapshot) = snapshot else {
+        return Ok(());
+    };
+    if !snapshot.is_object() {
+        return Err(rejected(
+            provider,
+            object,
+            "snapshot",
+            format!(
+                "must be a JSON object (the object's state), got {}",
+                crate::sync::kind_of(snapshot)
+            ),
+        ));
+    }
+    let size = snapshot.to_string().len();
+    if size > MAX_SNAPSHOT_BYTES {
+        return Err(rejected(
+            provider,
+            object,
+            "snapshot",
+            snapshot_too_large(size),
+        ));
+    }
+    if let Some(path) = rules.and_then(|rules| rules.id_path(&object.object_type)) {
+        let found = path.lookup(snapshot).filter(|value| !value.is_null());
+        let Some(found) = found else {
+            return Err(rejected(
+                provider,
+                object,
+                "snapshot",
+                format!(
+                    "has no id at \"{}\" (the schema's id of {})",
+                    path.as_str(),
+                    object.object_type
+                ),
+            ));
+        };
+        let found = value_to_string(found);
+        if found != object.id {
+            return Err(rejected(
+                provider,
+                object,
+                "snapshot",
+                format!(
+                    "is the state of id \"{}\" (at \"{}\"), not of the job's id \"{}\"",
+                    shorten("", &found).trim_start(),
+                    path.as_str(),
+                    shorten("", &object.id).trim_start()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The message for a snapshot over [`MAX_SNAPSHOT_BYTES`], shared by every entry point.
+pub fn snapshot_too_large(size: usize) -> String {
+    format!("is {size} bytes of JSON; at most {MAX_SNAPSHOT_BYTES} bytes (8 MiB) are accepted")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(id_path: &str) -> ProviderRules {
+        ProviderRules {
+            types: BTreeMap::from([("User".to_owned(), FieldPath::parse(id_path))]),
+            provider: None,
+        }
+    }
+
+    fn message(result: Result<(), QueueError>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn refuses_what_can_never_sync_and_names_the_field() {
+        let user = |id: &str| ObjectRef::new("User", id);
+        let rules = rules("id");
+        let ok =
+            |id: &str, snapshot: &Value| check("p", &user(id), "t", Some(snapshot), Some(&rules));
+        assert!(ok("7", &json!({"id": 7})).is_ok());
+        assert!(ok("a", &json!({"id": "a"})).is_ok());
+        assert!(check("p", &user("7"), "t", None, Some(&rules)).is_ok());
+        for (snapshot, expected) in [
+            (json!({}), "has no id at \"id\""),
+            (json!(42), "must be a JSON object"),
+            (Value::Null, "must be a JSON object"),
+            (json!({"name": "x"}), "has no id at \"id\""),
+            (json!({"id": 8}), "is the state of id \"8\""),
+        ] {
+            let text = message(ok("7", &snapshot));
+            assert!(text.contains("\"snapshot\""), "{text}");
+            assert!(text.contains(expected), "{snapshot}: {text}");
+        }
+        let text = message(check(
+            "p",
+            &ObjectRef::new("UserProfle", "1"),
+            "t",
+            None,
+            Some(&rules),
+        ));
+        assert!(
+            text.contains("object_type") && text.contains("it handles: User"),
+            "{text}"
+        );
+        let long = "x".repeat(100_000);
+        let text = message(check("p", &user(&long), "t", None, None));
+        assert!(text.contains("100000 bytes long"), "{text}");
+        assert!(text.len() < 300, "the message quotes a short id: {text}");
+        for id in ["a\0b", "a\r\nb", "a\nb", ""] {
+            let text = message(check("p", &user(id), "t", None, None));
+            assert!(text.contains("\"object_id\""), "{id:?}: {text}");
+        }
+        assert!(check("p", &user(&"é".repeat(127)), "t", None, None).is_ok());
+        assert!(check("p", &user(&"é".repeat(128)), "t", None, None).is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! Safe to operate, at the library level: a worker never deletes jobs it cannot run, and
+//! the queue refuses at the door what could never sync.
+
+use crate::queue_support::{START, job_count, order, setup, snapshot, test_config};
+use outsync_core::queue::{JobFilter, JobState, ManualClock, Queue, QueueError};
+use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, UnknownProviders, Worker};
+use outsync_tests::db::{Backend, TestDb, fresh};
+use outsync_tests::scripted::ScriptedProvider;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+async fn enqueue_for_uninstalled(t: &TestDb, jobs: usize) {
+    let old_queue = Queue::new(["uninstalled"]);
+    for i in 0..jobs {
+        let code = format!("U{i}");
+        old_queue
+            .enqueue(
+                &t.db,
+                "uninstalled",
+                &order(&code),
+                "test",
+                snapshot(&code, 1),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn unknown_provider_jobs_stay_queued(backend: Backend) {
+    let t = fresh(backend).await;
+    let provider = Arc::new(ScriptedProvider::new("scripted"));
+    let (queue, worker, _) = setup(&t, provider.clone(), test_config());
+    enqueue_for_uninstalled(&t, 50).await;
+    queue
+        .enqueue(&t.db, "scripted", &order("A"), "test", snapshot("A", 1))
+        .await
+        .unwrap();
+    let summary = worker.drain().await.unwrap();
+    assert_eq!(summary.count("success"), 1, "{summary:?}");
+    assert_eq!(summary.count("dropped"), 0, "{summary:?}");
+    assert_eq!(
+        job_count(&queue, &t).await,
+        50,
+        "nothing of another provider is deleted"
+    );
+    assert_eq!(
+        worker.unknown_provider_jobs().get("uninstalled"),
+        Some(&50),
+        "the gauge counts them"
+    );
+    // A worker that does run the provider takes them.
+    let other = Arc::new(ScriptedProvider::new("uninstalled"));
+    let (_, other_worker, _) = setup(&t, other.clone(), test_config());
+    assert_eq!(other_worker.drain().await.unwrap().count("success"), 50);
+    assert_eq!(job_count(&queue, &t).await, 0);
+}
+
+#[tokio::test]
+async fn jobs_of_providers_a_worker_does_not_run_stay_queued_on_sqlite() {
+    unknown_provider_jobs_stay_queued(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn jobs_of_providers_a_worker_does_not_run_stay_queued_on_postgres() {
+    unknown_provider_jobs_stay_queued(Backend::Postgres).await;
+}
+
+async fn stop_policy_and_purge(backend: Backend) {
+    let t = fresh(backend).await;
+    let provider = Arc::new(ScriptedProvider::new("scripted"));
+    let config = outsync_core::WorkerConfig {
+        unknown_providers: UnknownProviders::Stop,
+        ..test_config()
+    };
+    let (queue, worker, _) = setup(&t, provider, config);
+    enqueue_for_uninstalled(&t, 7).await;
+    worker.drain().await.unwrap();
+    let stopped = queue
+        .list_jobs(
+            &t.db,
+            &JobFilter {
+                state: Some(JobState::Failed),
+                ..JobFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stopped.len(), 7, "stopped, not deleted");
+    assert!(
+        stopped[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("jobs purge")
+    );
+    assert_eq!(
+        queue.count_purgeable(&t.db, "uninstalled").await.unwrap(),
+        7
+    );
+    assert_eq!(queue.purge_provider(&t.db, "uninstalled").await.unwrap(), 7);
+    assert_eq!(job_count(&queue, &t).await, 0);
+    let runs = queue.recent_runs(&t.db, 10, None).await.unwrap();
+    assert_eq!(runs.len(), 7);
+    assert!(runs.iter().all(|run| run.outcome == "dropped"));
+    assert!(runs[0].error.as_deref().unwrap().contains("purged"));
+}
+
+#[tokio::test]
+async fn the_stop_policy_keeps_unknown_jobs_visible_and_purge_removes_them_on_sqlite() {
+    stop_policy_and_purge(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_stop_policy_keeps_unknown_jobs_visible_and_purge_removes_them_on_postgres() {
+    stop_policy_and_purge(Backend::Postgres).await;
+}
+
+fn strict_queue(provider: &Arc<ScriptedProvider>) -> Queue {
+    let provider: Arc<dyn OutboundSyncProvider> = provider.clone();
+    Queue::for_providers(&[provider]).with_clock(Arc::new(ManualClock::new(START)))
+}
+
+/// Every enqueue the queue must refuse, with the field the error names.
+fn bad_enqueues() -> Vec<(&'static str, ObjectRef, Option<Value>, &'static str)> {
+    let with = |snapshot: Value| Some(snapshot);
+    vec![
+        (
+            "unknown type",
+            ObjectRef::new("Ordr", "A"),
+            with(json!({"code": "A"})),
+            "object_type",
+        ),
+        ("empty object", order("A"), with(json!({})), "snapshot"),
+        ("number", order("A"), with(json!(42)), "snapshot"),
+        ("null", order("A"), with(Value::Null), "snapshot"),
+        ("no id", order("A"), with(json!({"name": "x"})), "snapshot"),
+        (
+            "other id",
+            order("A"),
+            with(json!({"code": "B"})),
+            "snapshot",
+        ),
+        ("long id", order(&"x".repeat(100_000)), None, "object_id"),
+        ("256-byte id", order(&"x".repeat(256)), None, "object_id"),
+        ("NUL", order("a\0b"), None, "object_id"),
+        ("CR LF", order("a\r\nb"), None, "object_id"),
+    ]
+}
+
+async fn refuses_at_the_door(backend: Backend) {
+    let t = fresh(backend).await;
+    let provider = Arc::new(ScriptedProvider::new("scripted"));
+    let queue = strict_queue(&provider);
+    for (case, object, snapshot, field) in bad_enqueues() {
+        let options = EnqueueOptions {
+            snapshot,
+            ..EnqueueOptions::default()
+        };
+        let error = queue
+            .enqueue(&t.db, "scripted", &object, "test", options.clone())
+            .await
+            .unwrap_err();
+        match &error {
+            QueueError::Rejected { field: named, .. } => assert_eq!(*named, field, "{case}"),
+            other => panic!("{case}: {other}"),
+        }
+        assert!(
+            error.to_string().len() < 400,
+            "{case}: short message: {error}"
+        );
+        // A batch with one bad item queues nothing.
+        let items = vec![
+            outsync_core::queue::EnqueueItem {
+                provider: "scripted".into(),
+                object: order("good"),
+                triggered_by: "test".into(),
+                options: snapshot_options("good"),
+            },
+            outsync_core::queue::EnqueueItem {
+                provider: "scripted".into(),
+                object,
+                triggered_by: "test".into(),
+                options,
+            },
+        ];
+        assert!(queue.enqueue_many(&t.db, &items).await.is_err(), "{case}");
+        assert_eq!(job_count(&queue, &t).await, 0, "{case}: nothing queued");
+    }
+    // The longest id allowed, a numeric id matching a number, and no snapshot pass.
+    let long = "x".repeat(255);
+    for (object, options) in [
+        (order(&long), EnqueueOptions::default()),
+        (
+            order("7"),
+            EnqueueOptions {
+                snapshot: Some(json!({"code": 7})),
+                ..EnqueueOptions::default()
+            },
+        ),
+        (order("ünïcödé"), snapshot_options("ünïcödé")),
+    ] {
+        queue
+            .enqueue(&t.db, "scripted", &object, "test", options)
+            .await
+            .unwrap_or_else(|e| panic!("{object}: {e}"));
+    }
+    assert_eq!(job_count(&queue, &t).await, 3);
+}
+
+fn snapshot_options(code: &str) -> EnqueueOptions {
+    EnqueueOptions {
+        snapshot: Some(json!({"code": code})),
+        ..EnqueueOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn the_queue_refuses_what_can_never_sync_on_sqlite() {
+    refuses_at_the_door(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_queue_refuses_what_can_never_sync_on_postgres() {
+    refuses_at_the_door(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_sync_no_mapping_applies_to_is_skipped_with_the_reason() {
+    let t = fresh(Backend::Sqlite).await;
+    let provider = Arc::new(ScriptedProvider::new("scripted"));
+    // A queue that knows only identifiers (an application's outbox) cannot check types.
+    let (queue, worker, _) = setup(&t, provider.clone(), test_config());
+    queue
+        .enqueue(
+            &t.db,
+            "scripted",
+            &ObjectRef::new("UserProfle", "1"),
+            "test",
+            EnqueueOptions {
+                snapshot: Some(json!({"id": 1})),
+                ..EnqueueOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let summary = worker.drain().await.unwrap();
+    assert_eq!(summary.count("skipped"), 1, "{summary:?}");
+    assert_eq!(summary.count("success"), 0, "{summary:?}");
+    let runs = queue.recent_runs(&t.db, 1, None).await.unwrap();
+    assert_eq!(runs[0].outcome, "skipped");
+    let reason = runs[0].error.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("no mapping") && reason.contains("UserProfle"),
+        "{reason}"
+    );
+    assert!(provider.calls().is_empty());
+    let _: &Worker = &worker;
+}
