@@ -4,42 +4,142 @@ use super::error::QueueError;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::time::Duration;
 
+/// How to open the queue database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// Connections in the pool at most (default: 8 on SQLite, 16 on PostgreSQL; an
+    /// in-memory SQLite database always uses one).
+    pub pool_size: Option<u32>,
+    /// How long to wait for the database to answer when connecting (default 5 s).
+    pub connect_timeout: Duration,
+    /// Open an SQLite file read-only (for commands that only read, so they work on a
+    /// file they may not write).
+    pub read_only: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            pool_size: None,
+            connect_timeout: Duration::from_secs(5),
+            read_only: false,
+        }
+    }
+}
+
 /// Connects to `url` (`sqlite://outsync.db?mode=rwc`, `sqlite::memory:`,
-/// `postgres://…`) and applies the migrations.
+/// `postgres://…`) with the default [`DatabaseSettings`] and applies the migrations.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, QueueError> {
+    let db = open(url, &DatabaseSettings::default()).await?;
+    super::Queue::migrate(&db).await?;
+    Ok(db)
+}
+
+/// Opens the database at `url` without migrating it.
 ///
 /// SQLite gets WAL journaling, `synchronous=NORMAL` and a 10 s busy timeout (a writer waits
 /// for another instead of failing); an in-memory database uses a single connection, since
-/// every connection would otherwise see a database of its own.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, QueueError> {
+/// every connection would otherwise see a database of its own. A database that cannot be
+/// reached within `connect_timeout` is an error naming it (file, or host and port); the
+/// URL's password never appears in an error.
+pub async fn open(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<DatabaseConnection, QueueError> {
     list_password_for_redaction(url);
+    let target = describe(url);
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.connect_timeout.max(Duration::from_secs(30)));
     if url.starts_with("sqlite") {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        options.max_connections(if in_memory { 1 } else { 8 });
+        options.max_connections(if in_memory {
+            1
+        } else {
+            settings.pool_size.unwrap_or(8).max(1)
+        });
         if in_memory {
             options
                 .min_connections(1)
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
         }
-        options.map_sqlx_sqlite_opts(|sqlite| {
+        let read_only = settings.read_only;
+        options.map_sqlx_sqlite_opts(move |sqlite| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-            sqlite
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+            let sqlite = sqlite.busy_timeout(Duration::from_secs(10));
+            if read_only {
+                sqlite.read_only(true).create_if_missing(false)
+            } else {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            }
         });
     } else {
-        options.max_connections(16);
+        options.max_connections(settings.pool_size.unwrap_or(16).max(1));
     }
-    let db = Database::connect(options)
-        .await
-        .map_err(QueueError::db("connecting to the queue database"))?;
-    super::Queue::migrate(&db).await?;
-    Ok(db)
+    let connecting = Database::connect(options);
+    match tokio::time::timeout(
+        settings.connect_timeout + Duration::from_secs(1),
+        connecting,
+    )
+    .await
+    {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(source)) => Err(QueueError::Connect {
+            target,
+            problem: crate::secret::redact(&source.to_string()).into_owned(),
+        }),
+        Err(_) => Err(QueueError::Connect {
+            target,
+            problem: format!(
+                "no answer within {} s",
+                settings.connect_timeout.as_secs_f64()
+            ),
+        }),
+    }
+}
+
+/// What `url` points at, for messages, without credentials: `the SQLite file queue.db`,
+/// `PostgreSQL at db.internal:5432`.
+pub fn describe(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        if rest.contains(":memory:") || rest.contains("mode=memory") {
+            return "an in-memory SQLite database".to_owned();
+        }
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        return format!("the SQLite file {path}");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "a database URL that cannot be read (expected sqlite://… or postgres://…)"
+            .to_owned();
+    };
+    let before_query = rest.split('?').next().unwrap_or_default();
+    let host_part = match before_query.rfind('@') {
+        Some(at) => &before_query[at + 1..],
+        None => before_query,
+    };
+    let host = host_part.split('/').next().unwrap_or_default();
+    let host = if host.is_empty() {
+        "the local socket"
+    } else {
+        host
+    };
+    let host = if host.contains(':') || host == "the local socket" || host.starts_with('[') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    };
+    let name = if scheme.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        scheme
+    };
+    format!("{name} at {host}")
 }
 
 /// Lists the password of `url` for redaction (as written and decoded), so no error or log
@@ -52,10 +152,12 @@ fn list_password_for_redaction(url: &str) {
 }
 
 /// The password in a database URL's user information (`scheme://user:password@host/…`).
+/// The user information ends at the last `@` before the query, so a password holding an
+/// unencoded `/` or `@` is still found.
 fn url_password(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let (user_info, _host) = authority.rsplit_once('@')?;
+    let before_query = rest.split('?').next()?;
+    let (user_info, _host) = before_query.rsplit_once('@')?;
     let (_user, password) = user_info.split_once(':')?;
     (!password.is_empty()).then_some(password)
 }
@@ -73,6 +175,28 @@ mod tests {
         assert_eq!(url_password("postgres://outsync@db/queue"), None);
         assert_eq!(url_password("sqlite://outsync.db?mode=rwc"), None);
         assert_eq!(url_password("postgres://u:@db/q"), None);
+        assert_eq!(url_password("postgres://u:pa/ss@db/q"), Some("pa/ss"));
+        assert_eq!(url_password("postgres://u:Secret@[::1/db"), Some("Secret"));
+        assert_eq!(url_password("postgres://u:Secret@?host=/x"), Some("Secret"));
+    }
+
+    #[test]
+    fn describes_a_database_without_credentials() {
+        use super::describe;
+        assert_eq!(
+            describe("postgres://u:Secret@127.0.0.1:99999/db"),
+            "PostgreSQL at 127.0.0.1:99999"
+        );
+        assert_eq!(
+            describe("postgres://u:p@db.internal/q"),
+            "PostgreSQL at db.internal:5432"
+        );
+        assert_eq!(
+            describe("sqlite:///var/lib/outsync/q.db?mode=rwc"),
+            "the SQLite file /var/lib/outsync/q.db"
+        );
+        assert_eq!(describe("sqlite://q.db"), "the SQLite file q.db");
+        assert!(!describe("postgres://u:Secret@?host=/x").contains("Secret"));
     }
 
     #[test]

@@ -29,6 +29,15 @@ pub enum QueueError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The queue database could not be opened.
+    #[error("cannot connect to the queue database ({target}): {problem}")]
+    Connect {
+        /// What was to be opened (`the SQLite file q.db`, `PostgreSQL at db:5432`), never
+        /// with credentials.
+        target: String,
+        /// What went wrong, redacted.
+        problem: String,
+    },
     /// The database refused an operation.
     #[error("queue database error while {operation}")]
     Database {

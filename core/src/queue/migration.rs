@@ -14,7 +14,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateQueueTables), Box::new(AddForceSend)]
+        vec![
+            Box::new(CreateQueueTables),
+            Box::new(AddForceSend),
+            Box::new(AddSnoozedSince),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -34,11 +38,40 @@ impl MigrationName for AddForceSend {
 #[async_trait::async_trait]
 impl MigrationTrait for AddForceSend {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // A database an older outsync left half-migrated (killed after the ALTER, before
+        // recording it) already has the column.
+        if manager.has_column("sync_queue", "force_send").await? {
+            return Ok(());
+        }
         manager
             .alter_table(
                 Table::alter()
                     .table("sync_queue")
                     .add_column(integer("force_send").default(0))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Adds `sync_queue.snoozed_since`: when the job's current snooze began (the target was
+/// unavailable or asked to wait), so that snoozing stops counting as free after a cap.
+struct AddSnoozedSince;
+
+impl MigrationName for AddSnoozedSince {
+    fn name(&self) -> &str {
+        "m20261128_000003_add_snoozed_since"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddSnoozedSince {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("sync_queue")
+                    .add_column(big_integer_null("snoozed_since"))
                     .to_owned(),
             )
             .await

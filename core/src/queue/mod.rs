@@ -23,7 +23,7 @@ pub(crate) mod unknown;
 
 pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, snapshot_too_large};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
-pub use connect::connect;
+pub use connect::{DatabaseSettings, connect, describe, open};
 pub use db_clock::DatabaseClock;
 pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
@@ -221,12 +221,54 @@ impl Queue {
         }
     }
 
-    /// Applies outsync's migrations to `db` (idempotent).
+    /// Applies outsync's migrations to `db` (idempotent). Any number of processes may
+    /// call it at once: they take turns (a PostgreSQL advisory lock; SQLite's write lock),
+    /// and all pending migrations apply in one transaction, so a process killed half-way
+    /// leaves the database as it was and the next start completes it.
     pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), QueueError> {
+        Self::migrate_holding(db, std::future::ready(())).await
+    }
+
+    /// [`Queue::migrate`], awaiting `hold` after the migrations ran and before they commit:
+    /// tests use it to kill a process in the middle of a migration.
+    #[doc(hidden)]
+    pub async fn migrate_holding(
+        db: &sea_orm::DatabaseConnection,
+        hold: impl std::future::Future<Output = ()>,
+    ) -> Result<(), QueueError> {
         use sea_orm_migration::MigratorTrait;
-        Migrator::up(db, None)
+        let tx = sql::begin_write(db)
             .await
-            .map_err(QueueError::db("applying migrations"))
+            .map_err(QueueError::db("starting the migration transaction"))?;
+        if is_postgres(&tx) {
+            tx.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('outsync_migrations'))")
+                .await
+                .map_err(QueueError::db("waiting for other processes' migrations"))?;
+        }
+        Migrator::up(&tx, None)
+            .await
+            .map_err(QueueError::db("applying migrations"))?;
+        hold.await;
+        tx.commit()
+            .await
+            .map_err(QueueError::db("committing migrations"))
+    }
+
+    /// Whether every migration has been applied to `db` (without changing anything): the
+    /// read-only commands check this instead of migrating.
+    pub async fn is_migrated(db: &sea_orm::DatabaseConnection) -> Result<bool, QueueError> {
+        use sea_orm_migration::MigratorTrait;
+        let has_table = sea_orm_migration::SchemaManager::new(db)
+            .has_table("outsync_migrations")
+            .await
+            .map_err(QueueError::db("reading the migrations table"))?;
+        if !has_table {
+            return Ok(false);
+        }
+        let pending = Migrator::get_pending_migrations_read_only(db)
+            .await
+            .map_err(QueueError::db("reading the migrations table"))?;
+        Ok(pending.is_empty())
     }
 }
 

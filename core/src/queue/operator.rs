@@ -53,6 +53,9 @@ pub enum RunOutcome {
     ObjectMissing,
     /// A recoverable failure; the job will be retried.
     Retry,
+    /// The target was unavailable or asked to wait: the job was postponed without an
+    /// attempt charged.
+    Snoozed,
     /// The job stopped with this failure mode.
     Failed(FailureMode),
     /// An operator purged the job (`outsync jobs purge`).
@@ -69,6 +72,7 @@ impl RunOutcome {
             Self::Skipped => "skipped",
             Self::ObjectMissing => "object_missing",
             Self::Retry => "retry",
+            Self::Snoozed => "snoozed",
             Self::Failed(mode) => mode.as_str(),
             Self::Dropped => "dropped",
             Self::Cancelled => "cancelled",

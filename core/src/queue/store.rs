@@ -29,10 +29,12 @@ pub(crate) struct ClaimedJob {
     pub fencing_token: i64,
     /// Send even unchanged data.
     pub force: bool,
+    /// When the job's current snooze began (ms), if it is snoozing.
+    pub snoozed_since: Option<i64>,
 }
 
 const CLAIM_COLUMNS: &str = "id, provider, object_type, object_id, snapshot, triggered_by, \
-     failed_attempts, fencing_token, force_send";
+     failed_attempts, fencing_token, force_send, snoozed_since";
 
 /// Claims up to `limit` due jobs of `providers` for `worker` until `lease_until`.
 pub(crate) async fn claim(
@@ -143,6 +145,7 @@ fn claimed_job(row: &sea_orm::QueryResult) -> Result<ClaimedJob, sea_orm::DbErr>
         failed_attempts: get(row, "failed_attempts")?,
         fencing_token: get(row, "fencing_token")?,
         force: get::<i32>(row, "force_send")? != 0,
+        snoozed_since: get(row, "snoozed_since")?,
     })
 }
 
@@ -217,10 +220,12 @@ pub(crate) struct RunRecord {
 /// What to do with a job that did not succeed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Setback {
-    /// Back to pending, with this attempt count and time.
+    /// Back to pending, with this attempt count and time; `snoozed_since` is set while
+    /// the job snoozes (no attempt charged) and cleared by a counted attempt.
     Retry {
         failed_attempts: i32,
         not_before: i64,
+        snoozed_since: Option<i64>,
     },
     /// Back to pending unchanged (shutdown before it ran).
     Release,
@@ -445,7 +450,7 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
     detail: Option<String>,
     now: i64,
 ) -> Result<bool, QueueError> {
-    let (failed_attempts, not_before) = match setback {
+    let (failed_attempts, not_before, snoozed_since) = match setback {
         Setback::Stop {
             mode,
             failed_attempts,
@@ -473,8 +478,9 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
         Setback::Retry {
             failed_attempts,
             not_before,
-        } => (*failed_attempts, *not_before),
-        Setback::Release => (job.failed_attempts, now),
+            snoozed_since,
+        } => (*failed_attempts, *not_before, *snoozed_since),
+        Setback::Release => (job.failed_attempts, now, job.snoozed_since),
     };
     let sibling = conn
         .query_one_raw(statement(
@@ -508,9 +514,9 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
             conn,
             "UPDATE sync_queue SET failed_attempts = $1, \
              not_before = CASE WHEN not_before > $2 THEN not_before ELSE $2 END, \
-             last_error = COALESCE($3, last_error), last_error_detail = COALESCE($4, last_error_detail) \
-             WHERE id = $5",
-            vec![failed_attempts.into(), not_before.into(), error.into(), detail.into(), sibling_id.into()],
+             last_error = COALESCE($3, last_error), last_error_detail = COALESCE($4, last_error_detail), \
+             snoozed_since = $6 WHERE id = $5",
+            vec![failed_attempts.into(), not_before.into(), error.into(), detail.into(), sibling_id.into(), snoozed_since.into()],
         ))
         .await
         .map_err(QueueError::db("merging a job into a newer one"))?;
@@ -521,7 +527,8 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
             conn,
             "UPDATE sync_queue SET failed_attempts = $1, not_before = $2, \
              last_error = COALESCE($3, last_error), last_error_detail = COALESCE($4, last_error_detail), \
-             lease_owner = NULL, lease_expires_at = NULL, fencing_token = fencing_token + 1 \
+             lease_owner = NULL, lease_expires_at = NULL, fencing_token = fencing_token + 1, \
+             snoozed_since = $7 \
              WHERE id = $5 AND fencing_token = $6 AND lease_owner IS NOT NULL",
             vec![
                 failed_attempts.into(),
@@ -530,6 +537,7 @@ pub(crate) async fn set_back<C: ConnectionTrait>(
                 detail.into(),
                 job.id.into(),
                 job.fencing_token.into(),
+                snoozed_since.into(),
             ],
         ))
         .await

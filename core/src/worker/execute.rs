@@ -158,25 +158,26 @@ fn failed(
 ) -> Completion {
     match error {
         SyncError::Recoverable { .. } => {
+            let now = context.clock.now_ms();
+            // The target is down or asked us to wait: not the object's fault. The job
+            // snoozes without an attempt charged, until it has snoozed `snooze_cap` in a row.
+            if error.is_target_unavailable() || error.retry_after().is_some() {
+                let since = job.snoozed_since.unwrap_or(now);
+                let cap = i64::try_from(context.config.snooze_cap.as_millis()).unwrap_or(i64::MAX);
+                if now.saturating_sub(since) < cap {
+                    return snooze(context, job, error, since, now, started);
+                }
+            }
             let attempts = job.failed_attempts + 1;
-            let max = i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX);
-            // An outage of the whole target is not the object's fault: wait it out.
-            if attempts >= max && !error.is_target_unavailable() {
+            let max = context.max_attempts(&job.provider, provider);
+            if attempts >= max {
                 let mut exceeded = error.clone();
                 if let SyncError::Recoverable { messages, .. } = &mut exceeded {
                     messages.insert(0, format!("maximum number of attempts ({max}) reached"));
                 }
                 return stop(context, job, FailureMode::Exceeded, &exceeded, started);
             }
-            let now = context.clock.now_ms();
             let not_before = next_attempt_at(context, provider, &job, attempts, error, now);
-            // During an outage the count stops one short of the limit, so the object keeps
-            // a real attempt for when the target is back (and waits at that attempt's backoff).
-            let counted = if error.is_target_unavailable() {
-                attempts.min(max - 1).max(job.failed_attempts)
-            } else {
-                attempts
-            };
             tracing::debug!(
                 job = job.id,
                 provider = %job.provider,
@@ -196,14 +197,56 @@ fn failed(
             Completion::Setback {
                 job,
                 setback: Setback::Retry {
-                    failed_attempts: counted,
+                    failed_attempts: attempts,
                     not_before,
+                    snoozed_since: None,
                 },
                 run: Some(run),
             }
         }
         SyncError::Permanent { .. } => stop(context, job, FailureMode::Permanent, error, started),
         SyncError::Config { .. } => stop(context, job, FailureMode::Config, error, started),
+    }
+}
+
+/// Postpones the job without charging an attempt: until `Retry-After` if the target said,
+/// else for as long as it has snoozed so far (at least the backoff base, at most its cap),
+/// so a long outage is polled less and less often.
+fn snooze(
+    context: &WorkerContext,
+    job: ClaimedJob,
+    error: &SyncError,
+    since: i64,
+    now: i64,
+    started: Instant,
+) -> Completion {
+    let wait = match error.retry_after() {
+        Some(wait) => i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
+        None => {
+            let policy = context.retry_policy(&job.provider);
+            let base = i64::try_from(policy.base.as_millis()).unwrap_or(i64::MAX / 2);
+            let cap = i64::try_from(policy.cap.as_millis()).unwrap_or(i64::MAX / 2);
+            now.saturating_sub(since).clamp(base, cap.max(base))
+        }
+    };
+    tracing::debug!(job = job.id, object = %job.object, error = %error, "target unavailable; job snoozes");
+    let run = run_record(
+        context,
+        &job,
+        RunOutcome::Snoozed,
+        BTreeMap::new(),
+        Some(error),
+        started,
+    );
+    let failed_attempts = job.failed_attempts;
+    Completion::Setback {
+        job,
+        setback: Setback::Retry {
+            failed_attempts,
+            not_before: now.saturating_add(wait),
+            snoozed_since: Some(since),
+        },
+        run: Some(run),
     }
 }
 
@@ -224,7 +267,7 @@ fn next_attempt_at(
         return at.timestamp_millis();
     }
     let seed = u64::try_from(job.id).unwrap_or_default();
-    let wait = context.config.retry.backoff(attempts, seed);
+    let wait = context.retry_policy(&job.provider).backoff(attempts, seed);
     now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2)
 }
 

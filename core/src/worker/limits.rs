@@ -5,9 +5,14 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
-/// Limits for one provider's jobs.
+/// Limits and retry settings for one provider's jobs.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProviderLimits {
+    /// Recoverable failures before a job stops as `exceeded` (default: the provider's
+    /// `max_attempts()`).
+    pub max_attempts: Option<u32>,
+    /// Backoff for this provider's jobs (default: the worker's).
+    pub retry: Option<crate::queue::RetryPolicy>,
     /// At most this many of the provider's jobs run at once (default: the worker's
     /// concurrency).
     pub concurrency: Option<usize>,

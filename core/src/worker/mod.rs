@@ -40,8 +40,11 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How often expired leases are taken back.
     pub reap_interval: Duration,
-    /// Backoff and lease-expiry policy.
+    /// Backoff and lease-expiry policy (a provider's [`ProviderLimits::retry`] overrides it).
     pub retry: RetryPolicy,
+    /// How long a job may snooze in a row (the target unavailable, or asking to wait with
+    /// `Retry-After`) before snoozing counts as a failed attempt.
+    pub snooze_cap: Duration,
     /// Limits per provider identifier.
     pub limits: HashMap<String, ProviderLimits>,
     /// What happens to jobs of providers this worker does not run. They are never
@@ -64,9 +67,10 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             reap_interval: Duration::from_secs(15),
             retry: RetryPolicy::default(),
+            snooze_cap: Duration::from_secs(24 * 3600),
             limits: HashMap::new(),
             unknown_providers: UnknownProviders::Keep,
-            shutdown_grace: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
             postgres_listen_url: None,
         }
     }
@@ -150,6 +154,33 @@ pub(crate) struct WorkerContext {
     /// Jobs of providers this worker does not run, by provider, as last counted; and the
     /// providers already warned about.
     pub(crate) unknown: std::sync::Mutex<(BTreeMap<String, u64>, BTreeSet<String>)>,
+}
+
+impl WorkerContext {
+    /// The attempts a job of `provider_id` may make: the worker's setting for the provider,
+    /// else the provider's own.
+    pub(crate) fn max_attempts(
+        &self,
+        provider_id: &str,
+        provider: &dyn OutboundSyncProvider,
+    ) -> i32 {
+        let attempts = self
+            .config
+            .limits
+            .get(provider_id)
+            .and_then(|limits| limits.max_attempts)
+            .unwrap_or_else(|| provider.max_attempts());
+        i32::try_from(attempts.max(1)).unwrap_or(i32::MAX)
+    }
+
+    /// The retry policy of `provider_id`'s jobs.
+    pub(crate) fn retry_policy(&self, provider_id: &str) -> &RetryPolicy {
+        self.config
+            .limits
+            .get(provider_id)
+            .and_then(|limits| limits.retry.as_ref())
+            .unwrap_or(&self.config.retry)
+    }
 }
 
 /// Runs jobs from the queue.
@@ -366,12 +397,12 @@ impl Worker {
         let context = &self.context;
         let attempts = job.failed_attempts + 1;
         let max = context.providers.get(&job.provider).map_or(5, |provider| {
-            i32::try_from(provider.max_attempts()).unwrap_or(i32::MAX)
+            context.max_attempts(&job.provider, provider.as_ref())
         });
         let error = crate::SyncError::recoverable(
             "the worker holding the job stopped responding (lease expired)",
         );
-        let (setback, outcome) = match context.config.retry.on_lease_expiry {
+        let (setback, outcome) = match context.retry_policy(&job.provider).on_lease_expiry {
             LeaseExpiry::Timeout => (
                 Setback::Stop {
                     mode: FailureMode::Timeout,
@@ -390,6 +421,7 @@ impl Worker {
                 Setback::Retry {
                     failed_attempts: attempts,
                     not_before: now,
+                    snoozed_since: None,
                 },
                 RunOutcome::Retry,
             ),

@@ -220,14 +220,15 @@ async fn an_outage_longer_than_the_backoff_cap_ends_with_every_job_synced() {
     assert_eq!(jobs.len(), 300);
     assert!(
         jobs.iter().all(|job| job.failure_mode.is_none()
-            && job.failed_attempts == 2
+            && job.failed_attempts == 0
+            && job.snoozed_since.is_some()
             && job
                 .last_error
                 .as_deref()
                 .is_some_and(|e| e.contains("the target did not answer"))),
-        "jobs wait at the last allowed attempt with the outage's message: {:?}",
+        "jobs snooze without attempts charged, with the outage's message: {:?}",
         jobs.iter()
-            .find(|job| job.failure_mode.is_some() || job.failed_attempts != 2)
+            .find(|job| job.failure_mode.is_some() || job.failed_attempts != 0)
     );
 
     target.bring_up().await;

@@ -528,6 +528,7 @@ async fn per_provider_concurrency_and_rate_limits_hold() {
                 ProviderLimits {
                     concurrency: Some(2),
                     rate_per_second: Some(40.0),
+                    ..ProviderLimits::default()
                 },
             )]),
             ..test_config()

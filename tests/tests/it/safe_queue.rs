@@ -256,3 +256,48 @@ async fn a_sync_no_mapping_applies_to_is_skipped_with_the_reason() {
     assert!(provider.calls().is_empty());
     let _: &Worker = &worker;
 }
+
+async fn a_rate_limit_snoozes_without_charging_attempts(backend: Backend) {
+    use outsync_tests::scripted::Step;
+    use std::time::Duration;
+    let t = fresh(backend).await;
+    let provider = Arc::new(ScriptedProvider::new("scripted").with_max_attempts(2));
+    provider.script(
+        "A",
+        std::iter::repeat_n(Step::RetryAfter(Duration::from_secs(60)), 10),
+    );
+    let config = outsync_core::WorkerConfig {
+        snooze_cap: Duration::from_secs(300),
+        ..test_config()
+    };
+    let (queue, worker, clock) = setup(&t, provider.clone(), config);
+    queue
+        .enqueue(&t.db, "scripted", &order("A"), "test", snapshot("A", 1))
+        .await
+        .unwrap();
+    // Five 429s within the 300 s cap: no attempt charged, although max_attempts is 2.
+    for round in 0..5 {
+        let summary = worker.drain().await.unwrap();
+        assert_eq!(summary.count("snoozed"), 1, "round {round}: {summary:?}");
+        let job = &queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap()[0];
+        assert_eq!(job.failed_attempts, 0, "round {round}");
+        assert_eq!(job.snoozed_since, Some(START), "round {round}");
+        assert!(job.failure_mode.is_none());
+        clock.advance(60_000);
+    }
+    // Past the cap, a 429 counts: attempt 1, and the snooze window starts over.
+    let summary = worker.drain().await.unwrap();
+    assert_eq!(summary.count("retry"), 1, "{summary:?}");
+    let job = &queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap()[0];
+    assert_eq!((job.failed_attempts, job.snoozed_since), (1, None));
+}
+
+#[tokio::test]
+async fn a_rate_limit_snoozes_without_charging_attempts_up_to_a_cap_on_sqlite() {
+    a_rate_limit_snoozes_without_charging_attempts(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_rate_limit_snoozes_without_charging_attempts_up_to_a_cap_on_postgres() {
+    a_rate_limit_snoozes_without_charging_attempts(Backend::Postgres).await;
+}

@@ -42,6 +42,9 @@ pub struct Model {
     pub coalesced: i32,
     /// 1 when the job must send even data the provider believes unchanged.
     pub force_send: i32,
+    /// When the job's current snooze began (ms): the target was unavailable or asked to
+    /// wait, which costs no attempt until the snooze cap is reached.
+    pub snoozed_since: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
