@@ -37,6 +37,9 @@ pub struct ProviderRegistration {
     pub display_name: &'static str,
     /// Builds the provider.
     pub factory: ProviderFactory,
+    /// The setting keys the provider reads; a configuration with any other key is an
+    /// error naming it. Empty: the settings are not checked.
+    pub settings: &'static [&'static str],
 }
 
 impl ProviderRegistration {
@@ -50,7 +53,15 @@ impl ProviderRegistration {
             identifier,
             display_name,
             factory,
+            settings: &[],
         }
+    }
+
+    /// Declares the setting keys the provider reads, so that a misspelt key in a
+    /// configuration file is an error instead of being ignored.
+    pub const fn with_settings(mut self, settings: &'static [&'static str]) -> Self {
+        self.settings = settings;
+        self
     }
 }
 

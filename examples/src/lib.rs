@@ -33,6 +33,7 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncE
 
 register_provider! {
     ProviderRegistration::new("address_book", "Address book (example)", build)
+        .with_settings(&["mappings"])
 }
 
 #[async_trait]

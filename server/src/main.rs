@@ -37,20 +37,39 @@ enum Command {
     },
     /// The service: HTTP API, worker and scheduler (needs OUTSYNC_API_TOKEN).
     Serve(commands::ServeArgs),
-    /// Create or upgrade the queue's tables.
+    /// Create the queue database if needed and create or upgrade its tables.
     Migrate(commands::ConfigArg),
-    /// Run a worker until Ctrl-C (more workers on more hosts share a PostgreSQL queue).
-    Worker(commands::ConfigArg),
+    /// Run a worker until SIGTERM or Ctrl-C (more workers on more hosts share a PostgreSQL
+    /// queue); running jobs get a grace period, the rest go back to the queue at once.
+    Worker(commands::WorkerArgs),
     /// Enqueue one object, or JSON lines from a file or stdin (`-`) for backfills.
     Enqueue(commands::EnqueueArgs),
-    /// Sync every due job now and print a summary.
-    Sync(commands::ConfigArg),
+    /// Sync every due job now and print a summary (exit code 1 if any job stopped).
+    Sync(commands::WorkerArgs),
     /// Queue statistics and the latest runs.
     Status(commands::ConfigArg),
-    /// List, retry or cancel jobs.
+    /// List, retry or cancel jobs; purge a provider's jobs.
     Jobs(commands::JobsArgs),
+    /// Check a configuration file without starting anything.
+    Config(commands::ConfigArgs),
     /// Check mappings, or preview what they produce for an object.
     Mapping(commands::MappingArgs),
+}
+
+/// Log lines go to standard error with every listed secret redacted (a database driver
+/// may log a connection URL with its password).
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(outsync_core::secret::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn init_logging() {
@@ -58,16 +77,20 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .init();
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `outsync status | head` ends quietly when `head` stops reading, as Unix tools do.
+    sigpipe::reset();
     init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { database } => commands::demo::run(database).await,
+        Command::Demo { database } => commands::demo::run(database)
+            .await
+            .map_err(commands::Exit::from),
         Command::Serve(args) => commands::serve(&args).await,
         Command::Migrate(args) => commands::migrate(&args).await,
         Command::Worker(args) => commands::worker(&args).await,
@@ -76,12 +99,13 @@ async fn main() -> ExitCode {
         Command::Status(args) => commands::status(&args).await,
         Command::Jobs(args) => commands::jobs(&args).await,
         Command::Mapping(args) => commands::mapping(&args).await,
+        Command::Config(args) => commands::config(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Err(exit) => {
+            eprintln!("error: {}", outsync_core::secret::redact(&exit.message));
+            ExitCode::from(exit.code)
         }
     }
 }

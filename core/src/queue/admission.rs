@@ -209,9 +209,13 @@ pub(crate) fn check(
     Ok(())
 }
 
-/// The message for a snapshot over [`MAX_SNAPSHOT_BYTES`], shared by every entry point.
+/// What every entry point (library, CLI, HTTP API) says of a snapshot over the limit.
+pub const SNAPSHOT_LIMIT: &str =
+    "a snapshot may be at most 8 MiB (8388608 bytes) of JSON, the HTTP API's request limit";
+
+/// The message for a snapshot of `size` bytes, over [`MAX_SNAPSHOT_BYTES`].
 pub fn snapshot_too_large(size: usize) -> String {
-    format!("is {size} bytes of JSON; at most {MAX_SNAPSHOT_BYTES} bytes (8 MiB) are accepted")
+    format!("is {size} bytes of JSON: {SNAPSHOT_LIMIT}")
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub(crate) mod sql;
 pub(crate) mod store;
 pub(crate) mod unknown;
 
-pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, snapshot_too_large};
+pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_LIMIT, snapshot_too_large};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
 pub use connect::{DatabaseSettings, connect, describe, open};
 pub use db_clock::DatabaseClock;
@@ -185,6 +185,17 @@ impl Queue {
 
     pub(crate) fn wake_signal(&self) -> &Arc<Notify> {
         &self.wake
+    }
+
+    /// Checks `item` as an enqueue would, writing nothing: an error says why it would be
+    /// refused (e.g. to report every bad line of a file before enqueuing any).
+    pub fn check(&self, item: &EnqueueItem) -> Result<(), QueueError> {
+        self.admit(
+            &item.provider,
+            &item.object,
+            &item.triggered_by,
+            &item.options,
+        )
     }
 
     /// Refuses an enqueue that could never sync (see [`Queue::for_providers`]).

@@ -38,5 +38,13 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncE
 }
 
 outsync_core::register_provider! {
-    ProviderRegistration::new(IDENTIFIER, "Mozilla Basket", build)
+    ProviderRegistration::new(IDENTIFIER, "Mozilla Basket", build).with_settings(&[
+        "base_url",
+        "api_key",
+        "api_key_env",
+        "api_key_file",
+        "timeout_seconds",
+        "skip_unchanged",
+        "mappings",
+    ])
 }

@@ -26,5 +26,20 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncE
 }
 
 outsync_core::register_provider! {
-    ProviderRegistration::new(IDENTIFIER, "Mailing list", build)
+    ProviderRegistration::new(IDENTIFIER, "Mailing list", build).with_settings(&[
+        "backend",
+        "base_url",
+        "user",
+        "password",
+        "password_env",
+        "password_file",
+        "timeout_seconds",
+        "pre_verified",
+        "pre_confirmed",
+        "pre_approved",
+        "send_welcome_message",
+        "resubscribe_leavers",
+        "max_attempts",
+        "mappings",
+    ])
 }

@@ -22,6 +22,17 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
 fn queue_problem(error: &QueueError) -> Response {
     match error {
         QueueError::JobNotFound(_) => problem(StatusCode::NOT_FOUND, error.to_string()),
+        QueueError::Rejected { field, .. } => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            (
+                status,
+                Json(
+                    json!({"error": status.canonical_reason().unwrap_or("error"),
+                    "message": error.to_string(), "field": field}),
+                ),
+            )
+                .into_response()
+        }
         QueueError::UnknownProvider { .. } => {
             problem(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
         }
@@ -38,6 +49,15 @@ type Problem = (StatusCode, String);
 fn body(payload: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
     payload.map(|Json(value)| value).map_err(|rejection| {
         let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return (
+                status,
+                format!(
+                    "the request body is larger than the API accepts: {}",
+                    outsync_core::queue::SNAPSHOT_LIMIT
+                ),
+            );
+        }
         let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
             StatusCode::BAD_REQUEST
         } else {

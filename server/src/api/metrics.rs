@@ -43,6 +43,14 @@ async fn render(state: &AppState) -> Result<String, String> {
             );
         }
     }
+    out.push_str("# HELP outsync_unknown_provider_jobs Jobs of providers this service does not run; they wait for a worker that does.\n# TYPE outsync_unknown_provider_jobs gauge\n");
+    for (provider, jobs) in state.worker.unknown_provider_jobs() {
+        let _ = writeln!(
+            out,
+            "outsync_unknown_provider_jobs{{provider=\"{}\"}} {jobs}",
+            label(&provider)
+        );
+    }
     let buckets: Vec<String> = BUCKETS_MS
         .iter()
         .map(|b| format!("SUM(CASE WHEN duration_ms <= {b} THEN 1 ELSE 0 END) AS le_{b}"))

@@ -1,6 +1,6 @@
 //! `outsync mapping check` and `outsync mapping preview`.
 
-use super::ConfigArg;
+use super::{ConfigArg, Exit};
 use crate::table;
 use clap::{Args, Subcommand};
 use outsync_core::{ObjectRef, preview};
@@ -32,7 +32,7 @@ enum MappingAction {
     },
 }
 
-pub(crate) async fn mapping(args: &MappingArgs) -> Result<(), String> {
+pub(crate) async fn mapping(args: &MappingArgs) -> Result<(), Exit> {
     let config = args.config.load()?;
     match &args.action {
         MappingAction::Check => match config.build_providers() {
@@ -46,11 +46,11 @@ pub(crate) async fn mapping(args: &MappingArgs) -> Result<(), String> {
                 }
                 Ok(())
             }
-            Err(problems) => Err(format!(
+            Err(problems) => Err(Exit::bad_input(format!(
                 "{} problem(s):\n{}",
                 problems.len(),
                 problems.join("\n")
-            )),
+            ))),
         },
         MappingAction::Preview {
             provider,

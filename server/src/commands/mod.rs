@@ -1,28 +1,145 @@
-//! The subcommands.
+//! The subcommands, and what they share: the `--config` option, worker options, exit
+//! codes, error messages and the shutdown signal.
 
+mod check;
 pub(crate) mod demo;
+mod enqueue;
+mod jobs;
 mod mapping;
 mod queue;
 mod serve;
+mod worker_options;
 
+pub(crate) use check::{ConfigArgs, config};
+pub(crate) use enqueue::{EnqueueArgs, enqueue};
+pub(crate) use jobs::{JobsArgs, jobs};
 pub(crate) use mapping::{MappingArgs, mapping};
-pub(crate) use queue::{EnqueueArgs, JobsArgs, enqueue, jobs, migrate, status, sync, worker};
+pub(crate) use queue::{WorkerArgs, migrate, status, sync, worker};
 pub(crate) use serve::{ServeArgs, serve};
+pub(crate) use worker_options::WorkerOptions;
 
-use crate::config::Config;
+use crate::config::{Access, Config, error_chain};
 use clap::Args;
 use std::path::PathBuf;
 
-/// The `--config` option shared by most commands.
+/// The `--config` option shared by most commands, and `--create`.
 #[derive(Args)]
 pub(crate) struct ConfigArg {
     /// The configuration file.
     #[arg(short, long, env = "OUTSYNC_CONFIG", default_value_os_t = crate::default_config())]
     pub(crate) config: PathBuf,
+    /// Create the SQLite queue database if the file does not exist (otherwise only
+    /// `outsync migrate` creates it).
+    #[arg(long)]
+    pub(crate) create: bool,
 }
 
 impl ConfigArg {
-    pub(crate) fn load(&self) -> Result<Config, String> {
-        Config::load(&self.config)
+    /// Loads the configuration; a problem in it is bad input (exit code 2).
+    pub(crate) fn load(&self) -> Result<Config, Exit> {
+        Config::load(&self.config).map_err(Exit::bad_input)
+    }
+
+    /// How a command that writes opens the database: creating it only with `--create`.
+    pub(crate) fn write_access(&self) -> Access {
+        if self.create {
+            Access::Create
+        } else {
+            Access::Write
+        }
+    }
+
+    /// How a command that only reads opens the database.
+    pub(crate) fn read_access(&self) -> Access {
+        if self.create {
+            Access::Create
+        } else {
+            Access::Read
+        }
+    }
+}
+
+/// How a command failed: a message and the process's exit code (1: the operation failed
+/// or left stopped jobs; 2: bad input or configuration, nothing was done).
+#[derive(Debug)]
+pub(crate) struct Exit {
+    /// The exit code.
+    pub(crate) code: u8,
+    /// What to tell the user.
+    pub(crate) message: String,
+}
+
+impl Exit {
+    /// Bad input or configuration: exit code 2.
+    pub(crate) fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for Exit {
+    fn from(message: String) -> Self {
+        Self { code: 1, message }
+    }
+}
+
+impl From<&str> for Exit {
+    fn from(message: &str) -> Self {
+        Self::from(message.to_owned())
+    }
+}
+
+impl From<outsync_core::QueueError> for Exit {
+    fn from(error: outsync_core::QueueError) -> Self {
+        let bad_input = matches!(
+            error,
+            outsync_core::QueueError::Rejected { .. }
+                | outsync_core::QueueError::UnknownProvider { .. }
+        );
+        let message = queue_error(error);
+        if bad_input {
+            Self::bad_input(message)
+        } else {
+            Self::from(message)
+        }
+    }
+}
+
+/// A queue error with its causes, naming the queue database when it is the database's.
+pub(crate) fn queue_error(error: outsync_core::QueueError) -> String {
+    let causes = error_chain(&error);
+    let database = matches!(error, outsync_core::QueueError::Database { .. })
+        .then(crate::config::database_description)
+        .flatten();
+    let mut message = error.to_string();
+    if let Some(database) = database {
+        message.push_str(&format!(" (in {database})"));
+    }
+    if !causes.is_empty() {
+        message.push_str(": ");
+        message.push_str(&causes);
+    }
+    outsync_core::secret::redact(&message).into_owned()
+}
+
+/// Completes on Ctrl-C or SIGTERM (`docker stop`, systemd, Kubernetes), whichever comes
+/// first.
+pub(crate) async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the process");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }

@@ -1,240 +1,114 @@
-//! Commands on the queue: migrate, worker, enqueue, sync, status, jobs.
+//! Commands that run or inspect the queue: migrate, worker, sync, status.
 
-use super::ConfigArg;
-use crate::config::error_chain;
+use super::{ConfigArg, Exit, WorkerOptions, queue_error};
+use crate::config::{Access, Config};
 use crate::table;
-use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use outsync_core::queue::{EnqueueItem, JobFilter, JobState, to_datetime};
-use outsync_core::{EnqueueOptions, ObjectRef, Worker, WorkerConfig};
-use serde_json::Value;
-use std::io::BufRead;
+use clap::Args;
+use indicatif::ProgressBar;
+use outsync_core::queue::{FailureMode, Queue, to_datetime};
+use outsync_core::sea_orm::DatabaseConnection;
+use outsync_core::{OutboundSyncProvider, Worker};
+use std::sync::Arc;
 
-pub(crate) fn queue_error(error: outsync_core::QueueError) -> String {
-    let causes = error_chain(&error);
-    if causes.is_empty() {
-        error.to_string()
-    } else {
-        format!("{error}: {causes}")
-    }
-}
-
-/// `outsync migrate`.
-pub(crate) async fn migrate(args: &ConfigArg) -> Result<(), String> {
+/// `outsync migrate`: creates the database if needed and applies the migrations.
+pub(crate) async fn migrate(args: &ConfigArg) -> Result<(), Exit> {
     let config = args.load()?;
-    config.open_queue().await?;
+    config.open_queue(Access::Create, None).await?;
     println!(
         "queue tables are up to date in {}",
-        redact(&config.database_url)
+        outsync_core::queue::describe(&config.database_url)
     );
     Ok(())
 }
 
-/// A database URL without its password.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
+/// The options of the commands that run a worker.
+#[derive(Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) options: WorkerOptions,
 }
 
-/// A worker, its queue and database, with a handle on the three together.
-pub(crate) type WorkerParts = (
-    Worker,
-    outsync_core::queue::Queue,
-    outsync_core::sea_orm::DatabaseConnection,
-);
+/// A worker, its queue and database.
+pub(crate) struct WorkerParts {
+    pub(crate) worker: Worker,
+    pub(crate) queue: Queue,
+    pub(crate) db: DatabaseConnection,
+}
 
-/// A worker for every configured provider.
-pub(crate) async fn worker_for(args: &ConfigArg) -> Result<WorkerParts, String> {
-    let config = args.load()?;
-    let providers = config
-        .build_providers()
-        .map_err(|problems| problems.join("\n"))?;
-    worker_with(&config, providers).await
+/// A worker for every configured provider (there must be at least one).
+pub(crate) async fn worker_for(args: &WorkerArgs) -> Result<(WorkerParts, Config), Exit> {
+    let mut config = args.config.load()?;
+    args.options.apply_to_database(&mut config);
+    let providers = config.require_providers().map_err(Exit::bad_input)?;
+    let parts = worker_with(
+        &config,
+        &args.options,
+        args.config.write_access(),
+        providers,
+    )
+    .await?;
+    Ok((parts, config))
 }
 
 /// A worker for `providers` on the configured queue.
 pub(crate) async fn worker_with(
-    config: &crate::config::Config,
-    providers: Vec<std::sync::Arc<dyn outsync_core::OutboundSyncProvider>>,
-) -> Result<WorkerParts, String> {
-    let (queue, db) = config.open_queue().await?;
-    let worker_config = WorkerConfig {
-        postgres_listen_url: config
-            .database_url
-            .starts_with("postgres")
-            .then(|| config.database_url.clone()),
-        reap_interval: std::time::Duration::from_secs(config.scheduler_interval.max(1)),
-        ..WorkerConfig::default()
-    };
-    Ok((
-        Worker::new(db.clone(), queue.clone(), providers, worker_config),
-        queue,
-        db,
-    ))
+    config: &Config,
+    options: &WorkerOptions,
+    access: Access,
+    providers: Vec<Arc<dyn OutboundSyncProvider>>,
+) -> Result<WorkerParts, Exit> {
+    let (queue, db) = config.open_queue(access, Some(&providers)).await?;
+    let worker = Worker::new(
+        db.clone(),
+        queue.clone(),
+        providers,
+        options.worker_config(config),
+    );
+    Ok(WorkerParts { worker, queue, db })
 }
 
-/// `outsync worker`.
-pub(crate) async fn worker(args: &ConfigArg) -> Result<(), String> {
-    let (worker, _, _) = worker_for(args).await?;
+/// `outsync worker`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub(crate) async fn worker(args: &WorkerArgs) -> Result<(), Exit> {
+    let (parts, _) = worker_for(args).await?;
+    let config = parts.worker.config();
     eprintln!(
-        "worker {} running; Ctrl-C stops it (running jobs finish or go back to the queue)",
-        worker.config().id
+        "worker {} running (concurrency {}, lease {} s); SIGTERM or Ctrl-C stops it: \
+         running jobs get {} s to finish, the rest go back to the queue at once",
+        config.id,
+        config.concurrency,
+        config.lease.as_secs_f64(),
+        config.shutdown_grace.as_secs_f64()
     );
-    let summary = worker
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    let summary = parts
+        .worker
+        .run(super::shutdown_signal())
         .await
         .map_err(queue_error)?;
     println!("worker stopped: {:?}", summary.outcomes);
     Ok(())
 }
 
-/// `outsync enqueue`.
-#[derive(Args)]
-pub(crate) struct EnqueueArgs {
-    #[command(flatten)]
-    config: ConfigArg,
-    /// The provider.
-    #[arg(long)]
-    provider: Option<String>,
-    /// The object type (a root model of the schema).
-    #[arg(long = "type")]
-    object_type: Option<String>,
-    /// The object id.
-    #[arg(long)]
-    id: Option<String>,
-    /// The object's state as JSON.
-    #[arg(long)]
-    snapshot: Option<String>,
-    /// Why (recorded with the job).
-    #[arg(long, default_value = "cli")]
-    triggered_by: String,
-    /// A JSON-lines file (`-` for stdin): one `{"provider", "object_type", "object_id",
-    /// "snapshot"?, "triggered_by"?}` per line.
-    #[arg(long)]
-    file: Option<String>,
+/// Run outcomes that leave a job stopped until an operator acts.
+fn stopped(outcome: &str) -> bool {
+    FailureMode::parse(outcome).is_some()
 }
 
-fn item_from_line(line: &str, number: usize, default_trigger: &str) -> Result<EnqueueItem, String> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| format!("line {number}: not valid JSON: {e}"))?;
-    let text = |key: &str| {
-        value
-            .get(key)
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .ok_or_else(|| format!("line {number}: \"{key}\" is missing"))
-    };
-    Ok(EnqueueItem {
-        provider: text("provider")?,
-        object: ObjectRef::new(text("object_type")?, text("object_id")?),
-        triggered_by: value
-            .get("triggered_by")
-            .and_then(Value::as_str)
-            .unwrap_or(default_trigger)
-            .to_owned(),
-        options: EnqueueOptions {
-            snapshot: value.get("snapshot").cloned(),
-            ..EnqueueOptions::default()
-        },
-    })
-}
-
-pub(crate) async fn enqueue(args: &EnqueueArgs) -> Result<(), String> {
-    let config = args.config.load()?;
-    let (queue, db) = config.open_queue().await?;
-    if let Some(file) = &args.file {
-        let reader: Box<dyn BufRead> = if file == "-" {
-            Box::new(std::io::BufReader::new(std::io::stdin()))
-        } else {
-            Box::new(std::io::BufReader::new(
-                std::fs::File::open(file).map_err(|e| format!("cannot open {file}: {e}"))?,
-            ))
-        };
-        let progress = ProgressBar::new_spinner();
-        progress.set_style(
-            ProgressStyle::with_template("{spinner} {pos} enqueued ({per_sec}) {msg}")
-                .map_err(|e| e.to_string())?,
-        );
-        let (mut batch, mut created, mut merged) = (Vec::new(), 0, 0);
-        for (index, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| format!("cannot read {file}: {e}"))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            batch.push(item_from_line(&line, index + 1, &args.triggered_by)?);
-            if batch.len() == 5000 {
-                let summary = queue.enqueue_many(&db, &batch).await.map_err(queue_error)?;
-                (created, merged) = (created + summary.created, merged + summary.coalesced);
-                progress.inc(batch.len() as u64);
-                batch.clear();
-            }
-        }
-        let summary = queue.enqueue_many(&db, &batch).await.map_err(queue_error)?;
-        progress.inc(batch.len() as u64);
-        progress.finish();
-        println!(
-            "{} new jobs, {} merged into pending ones",
-            created + summary.created,
-            merged + summary.coalesced
-        );
-        return Ok(());
-    }
-    let (Some(provider), Some(object_type), Some(id)) =
-        (&args.provider, &args.object_type, &args.id)
-    else {
-        return Err("give --provider, --type and --id, or --file".into());
-    };
-    let snapshot = args
-        .snapshot
-        .as_deref()
-        .map(|text| {
-            serde_json::from_str(text).map_err(|e| format!("--snapshot is not valid JSON: {e}"))
-        })
-        .transpose()?;
-    let job = queue
-        .enqueue(
-            &db,
-            provider,
-            &ObjectRef::new(object_type, id),
-            &args.triggered_by,
-            EnqueueOptions {
-                snapshot,
-                ..EnqueueOptions::default()
-            },
-        )
+/// `outsync sync`: runs every due job now and prints a summary; exits 1 if any job
+/// stopped.
+pub(crate) async fn sync(args: &WorkerArgs) -> Result<(), Exit> {
+    let (parts, _) = worker_for(args).await?;
+    let due = parts
+        .queue
+        .stats(&parts.db)
         .await
-        .map_err(queue_error)?;
-    println!(
-        "job {} {}",
-        job.id,
-        if job.created {
-            "created"
-        } else {
-            "updated (merged into the pending job)"
-        }
-    );
-    Ok(())
-}
-
-/// `outsync sync`.
-pub(crate) async fn sync(args: &ConfigArg) -> Result<(), String> {
-    let (worker, queue, db) = worker_for(args).await?;
-    let due = queue.stats(&db).await.map_err(queue_error)?.total("due");
+        .map_err(queue_error)?
+        .total("due");
     let progress = ProgressBar::new_spinner();
     progress.set_message(format!("syncing {due} due job(s)…"));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
-    let summary = worker.drain().await.map_err(queue_error)?;
+    let summary = parts.worker.drain().await.map_err(queue_error)?;
     progress.finish_and_clear();
     let rows: Vec<Vec<String>> = summary
         .outcomes
@@ -243,13 +117,25 @@ pub(crate) async fn sync(args: &ConfigArg) -> Result<(), String> {
         .collect();
     println!("synced {} job(s):", summary.processed());
     table::print(&["outcome", "jobs"], &rows);
+    let stopped: usize = summary
+        .outcomes
+        .iter()
+        .filter(|(outcome, _)| stopped(outcome))
+        .map(|(_, n)| n)
+        .sum();
+    if stopped > 0 {
+        return Err(Exit::from(format!(
+            "{stopped} job(s) stopped and wait for an operator: see `outsync jobs list --state failed`, \
+             then `outsync jobs retry` or `outsync jobs cancel`"
+        )));
+    }
     Ok(())
 }
 
-/// `outsync status`.
-pub(crate) async fn status(args: &ConfigArg) -> Result<(), String> {
+/// `outsync status`: read-only, so it also works on a database it may not write.
+pub(crate) async fn status(args: &ConfigArg) -> Result<(), Exit> {
     let config = args.load()?;
-    let (queue, db) = config.open_queue().await?;
+    let (queue, db) = config.open_queue(args.read_access(), None).await?;
     let stats = queue.stats(&db).await.map_err(queue_error)?;
     let mut rows = Vec::new();
     for (provider, states) in &stats.by_provider {
@@ -259,6 +145,15 @@ pub(crate) async fn status(args: &ConfigArg) -> Result<(), String> {
     }
     println!("queue ({} jobs):", stats.jobs());
     table::print(&["provider", "state", "jobs"], &rows);
+    let configured: Vec<&str> = config.providers.iter().map(|(id, _)| id.as_str()).collect();
+    for provider in stats.by_provider.keys() {
+        if !configured.contains(&provider.as_str()) {
+            println!(
+                "note: provider \"{provider}\" is not configured here; its jobs wait for a worker that runs it \
+                 (`outsync jobs purge --provider {provider} --yes` removes them)"
+            );
+        }
+    }
     let runs = queue
         .recent_runs(&db, 10, None)
         .await
@@ -279,106 +174,5 @@ pub(crate) async fn status(args: &ConfigArg) -> Result<(), String> {
             })
             .collect::<Vec<_>>(),
     );
-    Ok(())
-}
-
-/// `outsync jobs`.
-#[derive(Args)]
-pub(crate) struct JobsArgs {
-    #[command(flatten)]
-    config: ConfigArg,
-    #[command(subcommand)]
-    action: JobsAction,
-}
-
-#[derive(Subcommand)]
-enum JobsAction {
-    /// List jobs (`--state pending|running|failed`).
-    List {
-        /// Only jobs in this state.
-        #[arg(long)]
-        state: Option<String>,
-        /// Only jobs of this provider.
-        #[arg(long)]
-        provider: Option<String>,
-    },
-    /// Retry a job now (clears its failure mode).
-    Retry {
-        /// The job id.
-        id: i64,
-    },
-    /// Cancel a job.
-    Cancel {
-        /// The job id.
-        id: i64,
-    },
-}
-
-pub(crate) async fn jobs(args: &JobsArgs) -> Result<(), String> {
-    let config = args.config.load()?;
-    let (queue, db) = config.open_queue().await?;
-    match &args.action {
-        JobsAction::List { state, provider } => {
-            let state = match state.as_deref() {
-                None => None,
-                Some("pending") => Some(JobState::Pending),
-                Some("running") => Some(JobState::Running),
-                Some("failed") => Some(JobState::Failed),
-                Some(other) => match outsync_core::queue::FailureMode::parse(other) {
-                    Some(mode) => Some(JobState::FailedWith(mode)),
-                    None => {
-                        return Err(format!(
-                            "--state {other}: use pending, running, failed or a failure mode"
-                        ));
-                    }
-                },
-            };
-            let filter = JobFilter {
-                state,
-                provider: provider.clone(),
-                limit: 200,
-                ..JobFilter::default()
-            };
-            let jobs = queue.list_jobs(&db, &filter).await.map_err(queue_error)?;
-            table::print(
-                &[
-                    "id",
-                    "provider",
-                    "object",
-                    "attempts",
-                    "state",
-                    "last error",
-                ],
-                &jobs
-                    .iter()
-                    .map(|j| {
-                        let state = j.failure_mode.clone().unwrap_or_else(|| {
-                            if j.lease_owner.is_some() {
-                                "running".into()
-                            } else {
-                                "pending".into()
-                            }
-                        });
-                        vec![
-                            j.id.to_string(),
-                            j.provider.clone(),
-                            format!("{} {}", j.object_type, j.object_id),
-                            j.failed_attempts.to_string(),
-                            state,
-                            j.last_error.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        JobsAction::Retry { id } => {
-            queue.retry(&db, *id).await.map_err(queue_error)?;
-            println!("job {id} is due now");
-        }
-        JobsAction::Cancel { id } => {
-            queue.cancel(&db, *id).await.map_err(queue_error)?;
-            println!("job {id} cancelled");
-        }
-    }
     Ok(())
 }

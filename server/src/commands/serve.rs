@@ -1,7 +1,7 @@
 //! `outsync serve`: the HTTP API, a worker and the scheduler in one process.
 
-use super::ConfigArg;
-use super::queue::{queue_error, worker_with};
+use super::queue::{WorkerArgs, worker_with};
+use super::{Exit, queue_error};
 use crate::api::{self, ApiToken, AppState};
 use clap::Args;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use std::time::Duration;
 #[derive(Args)]
 pub(crate) struct ServeArgs {
     #[command(flatten)]
-    config: ConfigArg,
+    worker: WorkerArgs,
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -39,14 +39,20 @@ fn api_token() -> Result<String, String> {
     Ok(token)
 }
 
-pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
-    let token = api_token()?;
-    let config = args.config.load()?;
+pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
+    let token = api_token().map_err(Exit::bad_input)?;
+    let mut config = args.worker.config.load()?;
+    args.worker.options.apply_to_database(&mut config);
     let interval = config.scheduler_interval.max(1);
-    let providers = config
-        .build_providers()
-        .map_err(|problems| problems.join("\n"))?;
-    let (worker, queue, db) = worker_with(&config, providers.clone()).await?;
+    let providers = config.require_providers().map_err(Exit::bad_input)?;
+    let parts = worker_with(
+        &config,
+        &args.worker.options,
+        args.worker.config.write_access(),
+        providers.clone(),
+    )
+    .await?;
+    let (worker, queue, db) = (parts.worker, parts.queue, parts.db);
     let worker = Arc::new(worker);
     let state = Arc::new(AppState {
         db: db.clone(),
@@ -60,7 +66,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(|e| Exit::from(format!("cannot listen on {}: {e}", args.listen)))?;
     eprintln!(
         "outsync serving on http://{} (worker {}, scheduler every {interval} s)",
         args.listen,
@@ -95,9 +101,8 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
             }
         }
     });
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    let server =
+        axum::serve(listener, api::router(state)).with_graceful_shutdown(super::shutdown_signal());
     let result = server
         .await
         .map_err(|e| format!("the HTTP server failed: {e}"));
@@ -108,5 +113,5 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .map_err(queue_error)?;
     eprintln!("stopped: {:?}", summary.outcomes);
-    result
+    result.map_err(Exit::from)
 }

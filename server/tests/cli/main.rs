@@ -95,6 +95,7 @@ fn enqueue_sync_status_jobs_and_preview() {
     let user = r#"{"id": 5, "email": "e@example.org", "display_name": "E"}"#;
     let output = run(&[
         "enqueue",
+        "--create",
         "--config",
         config,
         "--provider",
@@ -129,10 +130,10 @@ fn enqueue_sync_status_jobs_and_preview() {
         text(&output)
     );
 
-    // Basket is unreachable: both jobs fail recoverably and wait.
+    // Basket is unreachable: both jobs snooze (no attempt charged) and wait.
     let output = run(&["sync", "--config", config]);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(text(&output).contains("retry"), "{}", text(&output));
+    assert!(text(&output).contains("snoozed"), "{}", text(&output));
     let output = run(&["status", "--config", config]);
     assert!(
         text(&output).contains("basket    scheduled  2"),
@@ -225,6 +226,7 @@ fn serve_logged(
     let child = Command::new(OUTSYNC)
         .args([
             "serve",
+            "--create",
             "--config",
             config.to_str().unwrap(),
             "--listen",
@@ -374,7 +376,7 @@ async fn the_http_api_enqueues_serves_cacheable_state_and_guards_itself() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("outsync_runs{provider=\"basket\",outcome=\"retry\"}"),
+        metrics.contains("outsync_runs{provider=\"basket\",outcome=\"snoozed\"}"),
         "{metrics}"
     );
 
@@ -684,7 +686,7 @@ async fn every_job_and_sync_endpoint_answers() {
         .json()
         .await
         .unwrap();
-    assert_eq!(run["outcomes"]["retry"], 1, "the target is down: {run}");
+    assert_eq!(run["outcomes"]["snoozed"], 1, "the target is down: {run}");
     let retried = http
         .post(url(&format!("/api/jobs/{}/retry", ids[1])))
         .bearer_auth(TOKEN)
