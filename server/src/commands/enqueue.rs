@@ -25,7 +25,7 @@ pub(crate) struct EnqueueArgs {
     /// The object id.
     #[arg(long)]
     id: Option<String>,
-    /// The object's state as JSON.
+    /// The object's state as JSON, or `@file.json`.
     #[arg(long)]
     snapshot: Option<String>,
     /// Why (recorded with the job).
@@ -167,14 +167,20 @@ pub(crate) async fn enqueue(args: &EnqueueArgs) -> Result<(), Exit> {
             "give --provider, --type and --id, or --file",
         ));
     };
-    let snapshot = args
-        .snapshot
-        .as_deref()
-        .map(|text| {
-            serde_json::from_str(text)
-                .map_err(|e| Exit::bad_input(format!("--snapshot is not valid JSON: {e}")))
-        })
-        .transpose()?;
+    let snapshot = match args.snapshot.as_deref() {
+        None => None,
+        Some(text) => {
+            let text = match text.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| Exit::bad_input(format!("--snapshot: cannot read {path}: {e}")))?,
+                None => text.to_owned(),
+            };
+            Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| Exit::bad_input(format!("--snapshot is not valid JSON: {e}")))?,
+            )
+        }
+    };
     let job = queue
         .enqueue(
             &db,

@@ -125,21 +125,27 @@ pub(crate) fn queue_error(error: outsync_core::QueueError) -> String {
 }
 
 /// Completes on Ctrl-C or SIGTERM (`docker stop`, systemd, Kubernetes), whichever comes
-/// first.
-pub(crate) async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// first. The handlers are installed when this is called, not when it is first awaited,
+/// so call it before announcing that the process is running.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        let wait = |listener: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match listener {
+                Ok(mut listener) => {
+                    listener.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for a stop signal");
+                    std::future::pending::<()>().await;
+                }
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the process");
-                std::future::pending::<()>().await;
-            }
+        };
+        tokio::select! {
+            () = wait(terminate) => {}
+            () = wait(interrupt) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }

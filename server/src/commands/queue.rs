@@ -72,6 +72,7 @@ pub(crate) async fn worker_with(
 /// `outsync worker`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub(crate) async fn worker(args: &WorkerArgs) -> Result<(), Exit> {
     let (parts, _) = worker_for(args).await?;
+    let shutdown = super::shutdown_signal();
     let config = parts.worker.config();
     eprintln!(
         "worker {} running (concurrency {}, lease {} s); SIGTERM or Ctrl-C stops it: \
@@ -81,11 +82,7 @@ pub(crate) async fn worker(args: &WorkerArgs) -> Result<(), Exit> {
         config.lease.as_secs_f64(),
         config.shutdown_grace.as_secs_f64()
     );
-    let summary = parts
-        .worker
-        .run(super::shutdown_signal())
-        .await
-        .map_err(queue_error)?;
+    let summary = parts.worker.run(shutdown).await.map_err(queue_error)?;
     println!("worker stopped: {:?}", summary.outcomes);
     Ok(())
 }

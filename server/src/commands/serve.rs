@@ -40,6 +40,7 @@ fn api_token() -> Result<String, String> {
 }
 
 pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
+    let stop_signal = super::shutdown_signal();
     let token = api_token().map_err(Exit::bad_input)?;
     let mut config = args.worker.config.load()?;
     args.worker.options.apply_to_database(&mut config);
@@ -101,8 +102,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
             }
         }
     });
-    let server =
-        axum::serve(listener, api::router(state)).with_graceful_shutdown(super::shutdown_signal());
+    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(stop_signal);
     let result = server
         .await
         .map_err(|e| format!("the HTTP server failed: {e}"));

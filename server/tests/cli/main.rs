@@ -1,5 +1,6 @@
 //! The `outsync` command, run as a user would.
 
+mod safe_operation;
 mod secrets_and_limits;
 
 use std::process::{Command, Output};
