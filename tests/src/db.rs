@@ -78,6 +78,18 @@ pub async fn fresh_on_postgres(server: &str) -> TestDb {
     }
 }
 
+/// A URL of a fresh, empty database on `backend` (not migrated; for SQLite the file does
+/// not exist yet).
+pub async fn fresh_url(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let path = temp_dir("sqlite").join("queue.db");
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        Backend::Postgres => schema_url(&postgres_url()).await,
+    }
+}
+
 /// Creates a fresh schema on `server` and returns a URL whose `search_path` is that schema.
 async fn schema_url(server: &str) -> String {
     let admin = sea_orm::Database::connect(server)

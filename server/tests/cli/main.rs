@@ -785,14 +785,33 @@ async fn every_job_and_sync_endpoint_answers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
+/// A URL of a fresh, empty schema on the test PostgreSQL server
+/// (`OUTSYNC_TEST_POSTGRES_URL`).
+async fn fresh_postgres_url(label: &str) -> String {
     use outsync_core::sea_orm::{ConnectionTrait, Database};
-    let fake = outsync_basket::fake::FakeBasket::start("k").await.unwrap();
     let server = std::env::var("OUTSYNC_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("outsync_cli_{}", std::process::id());
+    let schema = format!("outsync_cli_{label}_{}", std::process::id());
     let admin = Database::connect(&server).await.expect("PostgreSQL");
+    // Schemas earlier test processes left behind.
+    let stale = admin
+        .query_all_raw(outsync_core::sea_orm::Statement::from_string(
+            outsync_core::sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT schema_name FROM information_schema.schemata \
+                 WHERE schema_name LIKE 'outsync\\_cli\\_%' AND schema_name NOT LIKE '%\\_{}'",
+                std::process::id()
+            ),
+        ))
+        .await
+        .unwrap_or_default();
+    for row in stale {
+        if let Ok(name) = row.try_get::<String>("", "schema_name") {
+            let _ = admin
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await;
+        }
+    }
     admin
         .execute_unprepared(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
@@ -800,7 +819,13 @@ async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
         .await
         .unwrap();
     let separator = if server.contains('?') { '&' } else { '?' };
-    let database = format!("{server}{separator}options=-c%20search_path%3D{schema}");
+    format!("{server}{separator}options=-c%20search_path%3D{schema}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
+    let fake = outsync_basket::fake::FakeBasket::start("k").await.unwrap();
+    let database = fresh_postgres_url("scale").await;
 
     let dir = temp_dir("scale");
     let config = dir.join("outsync.json");
@@ -884,10 +909,6 @@ async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
     let workers: std::collections::BTreeSet<String> =
         runs.iter().filter_map(|r| r.worker.clone()).collect();
     assert!(workers.len() >= 2, "the work was shared: {workers:?}");
-    admin
-        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await
-        .unwrap();
 }
 
 /// A minimal WebDriver client over HTTP (chromedriver speaks it), enough to log in, click
@@ -1209,4 +1230,19 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
     );
     browser.quit().await;
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// Prints a measured figure and appends it to `figures.txt` in cargo's temporary directory
+/// (`target/tmp/`), which `.ci/run` prints after the tests.
+fn report_figure(line: &str) {
+    use std::io::Write;
+    println!("{line}");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("figures.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{line}");
+    }
 }

@@ -652,3 +652,111 @@ pub(super) fn terminate(child: &std::process::Child) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A Basket that accepts connections and never answers; counts the connections.
+fn silent_basket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (url, accepted)
+}
+
+async fn sigterm_releases_in_flight_jobs(label: &str, database: String) {
+    let (basket, accepted) = silent_basket();
+    let (config, _) = config_dir(label, move |_| {
+        serde_json::json!({"database_url": database, "schema": "basket",
+            "providers": {"basket": {"base_url": basket, "api_key": "k", "timeout_seconds": 120}}})
+    });
+    assert!(run(&["migrate", "--config", &config]).status.success());
+    enqueue_users(&config, 40);
+    let grace = 2.0;
+    let mut worker = Command::new(OUTSYNC)
+        .args([
+            "worker",
+            "--config",
+            &config,
+            "--concurrency",
+            "20",
+            "--shutdown-grace-seconds",
+            "2",
+        ])
+        .env("OUTSYNC_LOG", "debug")
+        .stderr(std::fs::File::create(Path::new(&config).with_file_name("worker.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let waiting = std::time::Instant::now();
+    while accepted.load(std::sync::atomic::Ordering::SeqCst) < 20 {
+        assert!(
+            waiting.elapsed().as_secs() < 20,
+            "the worker never had 20 jobs in flight"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let rows = job_rows(&config);
+    assert!(
+        rows.iter().filter(|row| row.contains("running")).count() >= 20,
+        "{rows:?}"
+    );
+    terminate(&worker);
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed().as_secs_f64() < grace + 1.0,
+            "still running a second after the grace period"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let stopped_after = signalled.elapsed().as_secs_f64();
+    assert!(status.success(), "{status}");
+    assert!(
+        stopped_after >= grace - 0.2,
+        "running jobs got their grace period: {stopped_after}"
+    );
+    // Every job is back in the queue for another worker, no attempt charged.
+    let rows = job_rows(&config);
+    assert_eq!(rows.len(), 40, "{rows:?}");
+    for row in &rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[4], "0", "no attempt charged: {row}");
+        assert_eq!(
+            cells[5],
+            "pending",
+            "released: {row}\n{}",
+            std::fs::read_to_string(Path::new(&config).with_file_name("worker.log"))
+                .unwrap_or_default()
+        );
+    }
+    super::report_figure(&format!(
+        "SIGTERM: 20 in-flight jobs released; the worker exited {stopped_after:.2} s after the signal (grace {grace} s)"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_sqlite() {
+    let dir = temp_dir("sigterm-sqlite-db");
+    sigterm_releases_in_flight_jobs(
+        "sigterm-sqlite",
+        format!("sqlite://{}?mode=rwc", dir.join("q.db").display()),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_postgres() {
+    sigterm_releases_in_flight_jobs(
+        "sigterm-postgres",
+        super::fresh_postgres_url("sigterm").await,
+    )
+    .await;
+}

@@ -7,6 +7,9 @@
 //! `outsync-test-worker lock-sqlite <database-url> <hold-ms>` is another process holding an
 //! SQLite database locked: it takes an exclusive lock, prints `locked`, waits, releases.
 //!
+//! `outsync-test-worker migrate-and-hold <database-url>` applies the migrations, prints
+//! `holding` before they commit, and waits there to be killed.
+//!
 //! `outsync-test-worker http <database-url> <target-url> <token> <lease-ms>` pushes to an
 //! HTTP target (the soak's flaky one) with the fault tests' fast retries, 32 slots, and
 //! exits once the queue holds no job at all.
@@ -23,6 +26,20 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, command, url] = args.as_slice()
+        && command == "migrate-and-hold"
+    {
+        let db = outsync_core::queue::open(url, &outsync_core::queue::DatabaseSettings::default())
+            .await
+            .expect("open the database");
+        Queue::migrate_holding(&db, async {
+            println!("holding");
+            std::future::pending::<()>().await;
+        })
+        .await
+        .expect("migrate");
+        return;
+    }
     if let [_, command, url, hold] = args.as_slice()
         && command == "lock-sqlite"
     {

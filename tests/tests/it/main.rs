@@ -14,6 +14,7 @@ mod queue_processes;
 mod queue_support;
 mod queue_worker;
 mod registry;
+mod safe_processes;
 mod safe_queue;
 mod scenarios;
 mod schema;
