@@ -357,6 +357,25 @@ async fn the_http_api_refuses_what_can_never_sync_with_the_field_named() {
         assert_eq!(problem["field"], field, "{problem}");
         assert!(problem["message"].as_str().unwrap().len() < 1000);
     }
+    // Over the request limit: the same sentence as the CLI's.
+    let huge = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1",
+        "snapshot": {"id": 1, "bio": "x".repeat(9 * 1024 * 1024)}});
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/enqueue", served.base))
+        .bearer_auth(TOKEN)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 413);
+    let problem: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains(outsync_core::queue::SNAPSHOT_LIMIT),
+        "{problem}"
+    );
     let jobs: serde_json::Value = http
         .get(format!("{}/api/jobs", served.base))
         .bearer_auth(TOKEN)

@@ -401,8 +401,8 @@ async fn mailman_down_mid_run_then_back_loses_nothing() {
     stop.send(()).unwrap();
     let summary = running.await.unwrap();
     assert!(
-        summary.count("retry") > 0,
-        "the outage caused retries: {summary:?}"
+        summary.count("retry") + summary.count("snoozed") > 0,
+        "the outage made jobs wait: {summary:?}"
     );
     assert_eq!(summary.count("success"), 80);
     assert_eq!(

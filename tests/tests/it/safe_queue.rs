@@ -301,3 +301,27 @@ async fn a_rate_limit_snoozes_without_charging_attempts_up_to_a_cap_on_sqlite() 
 async fn a_rate_limit_snoozes_without_charging_attempts_up_to_a_cap_on_postgres() {
     a_rate_limit_snoozes_without_charging_attempts(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn the_database_pool_size_is_configurable() {
+    use outsync_core::queue::{DatabaseSettings, open};
+    let url = outsync_tests::db::fresh_url(Backend::Postgres).await;
+    let settings = DatabaseSettings {
+        pool_size: Some(3),
+        ..DatabaseSettings::default()
+    };
+    let db = open(&url, &settings).await.unwrap();
+    assert_eq!(
+        db.get_postgres_connection_pool()
+            .options()
+            .get_max_connections(),
+        3
+    );
+    let db = open(&url, &DatabaseSettings::default()).await.unwrap();
+    assert_eq!(
+        db.get_postgres_connection_pool()
+            .options()
+            .get_max_connections(),
+        16
+    );
+}
