@@ -392,14 +392,19 @@ async fn the_http_api_refuses_what_can_never_sync_with_the_field_named() {
     );
 }
 
-#[test]
-fn an_enqueue_file_is_all_or_nothing() {
-    let (config, _) = basket_config("file", "http://127.0.0.1:9");
+async fn enqueue_file_all_or_nothing(label: &str, database: String) {
+    let (config, _) = config_dir(label, move |_| {
+        serde_json::json!({"database_url": database, "schema": "basket",
+            "providers": {"basket": {"base_url": "http://127.0.0.1:9", "api_key": "k"}}})
+    });
     assert!(run(&["migrate", "--config", &config]).status.success());
     let file = Path::new(&config).with_file_name("backfill.jsonl");
     let mut lines: String = (1..=6_000).map(user_line).collect();
     lines.push_str("{\"provider\": \"basket\", \"object_type\": \"UserProfile\", \"object_id\": 6001, \"snapshot\": {\"id\": 6001\n");
     lines.push_str(&user_line(6_002));
+    lines.push_str(
+        "{\"provider\": \"basket\", \"object_type\": \"UserProfle\", \"object_id\": 6003}\n",
+    );
     std::fs::write(&file, lines).unwrap();
     let output = run(&[
         "enqueue",
@@ -411,10 +416,38 @@ fn an_enqueue_file_is_all_or_nothing() {
     let printed = text(&output);
     assert_eq!(output.status.code(), Some(2), "{printed}");
     assert!(
-        printed.contains("line 6001: not valid JSON") && printed.contains("nothing was enqueued"),
+        printed.contains("2 bad line(s); nothing was enqueued")
+            && printed.contains("line 6001: not valid JSON")
+            && printed.contains("line 6003: cannot enqueue UserProfle 6003"),
         "{printed}"
     );
     assert!(job_rows(&config).is_empty(), "no line was committed");
+    // Fixed, the whole file goes in.
+    let fixed: String = (1..=6_002).map(user_line).collect();
+    std::fs::write(&file, fixed).unwrap();
+    let output = run(&[
+        "enqueue",
+        "--config",
+        &config,
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(text(&output).contains("6002 new jobs"), "{}", text(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enqueue_file_is_all_or_nothing_on_sqlite() {
+    let dir = temp_dir("file-sqlite-db");
+    enqueue_file_all_or_nothing(
+        "file-sqlite",
+        format!("sqlite://{}?mode=rwc", dir.join("q.db").display()),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enqueue_file_is_all_or_nothing_on_postgres() {
+    enqueue_file_all_or_nothing("file-postgres", super::fresh_postgres_url("file").await).await;
 }
 
 #[test]
