@@ -25,6 +25,14 @@ fn config_dir(label: &str, document: impl FnOnce(&str) -> serde_json::Value) -> 
     (config.to_str().unwrap().to_owned(), file)
 }
 
+/// The URL of an SQLite file in a directory of its own.
+fn sqlite_url(label: &str) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        temp_dir(label).join("q.db").display()
+    )
+}
+
 fn basket_config(label: &str, base_url: &str) -> (String, PathBuf) {
     let base_url = base_url.to_owned();
     config_dir(label, move |database| {
@@ -437,12 +445,7 @@ async fn enqueue_file_all_or_nothing(label: &str, database: String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_enqueue_file_is_all_or_nothing_on_sqlite() {
-    let dir = temp_dir("file-sqlite-db");
-    enqueue_file_all_or_nothing(
-        "file-sqlite",
-        format!("sqlite://{}?mode=rwc", dir.join("q.db").display()),
-    )
-    .await;
+    enqueue_file_all_or_nothing("file-sqlite", sqlite_url("file-sqlite-db")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -796,12 +799,7 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_sqlite() {
-    let dir = temp_dir("sigterm-sqlite-db");
-    sigterm_releases_in_flight_jobs(
-        "sigterm-sqlite",
-        format!("sqlite://{}?mode=rwc", dir.join("q.db").display()),
-    )
-    .await;
+    sigterm_releases_in_flight_jobs("sigterm-sqlite", sqlite_url("sigterm-sqlite-db")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
