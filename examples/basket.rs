@@ -9,10 +9,9 @@ use outsync_basket::fake::{FakeBasket, FakeMode};
 use outsync_basket::{
     ApiKey, BasketConfig, BasketProvider, Subscription, Triggers, Unsubscribe, basket_schema,
 };
-use outsync_core::queue::{JobFilter, Queue, connect};
-use outsync_core::{
-    ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, Worker, WorkerConfig, async_trait,
-};
+use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_queue::{JobFilter, Queue, connect};
+use outsync_queue::{Worker, WorkerConfig};
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -5,11 +5,10 @@
 //! `cargo run --example mailing_list` (override the REST URL with `MAILMAN_URL`,
 //! `http://user:password@host:port`).
 
-use outsync_core::queue::{Queue, connect};
 use outsync_core::schema::{ComputedFields, SourceSchema};
-use outsync_core::{
-    EnqueueOptions, ObjectRef, OutboundSyncProvider, ProviderConfig, Registry, Worker, WorkerConfig,
-};
+use outsync_core::{ObjectRef, OutboundSyncProvider, ProviderConfig, Registry};
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{Queue, connect};
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -5,12 +5,12 @@
 //! Run: `cargo run --example shop` (SQLite file `shop-example.db`, no setup), or set
 //! `DATABASE_URL=postgres://…` to use PostgreSQL.
 
-use outsync_core::queue::{Queue, connect};
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
-    EnqueueOptions, ObjectRef, ObjectSource, OutboundSyncProvider, ProviderConfig, Registry,
-    SyncError, Worker, WorkerConfig, async_trait,
+    ObjectRef, ObjectSource, OutboundSyncProvider, ProviderConfig, Registry, SyncError, async_trait,
 };
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{Queue, connect};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, Schema, TransactionTrait};
 use serde_json::{Value, json};

@@ -3,7 +3,9 @@
 //! Everything a provider crate or an application needs to sync objects into external
 //! systems: the source [`schema`], the [`mapping`] engine, the provider contract
 //! ([`OutboundSyncProvider`]), syncing one object ([`sync_object`]), the provider
-//! [`registry`], and the persistent retry [`queue`] with its [`worker`].
+//! [`registry`], [`Secret`]s and errors. It compiles no database driver and no async
+//! runtime: the persistent retry queue and its worker are `outsync-queue`, what HTTP
+//! providers share is `outsync-http`.
 //!
 //! ```
 //! use outsync_core::mapping::{assign_properties, Property, UpdateMode};
@@ -16,32 +18,23 @@
 pub mod error;
 pub mod mapping;
 pub mod provider;
-pub mod queue;
 pub mod registry;
 pub mod schema;
 pub mod secret;
 pub mod source;
 pub mod sync;
-pub mod token;
-pub mod worker;
 
 pub use error::{FailureKind, SyncError, SyncResult};
 pub use provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, PreviousResult, PreviousResults,
     SourceObject, SyncAction, SyncOptions, SyncOutcome, SyncRequest,
 };
-pub use queue::{EnqueueOptions, Queue, QueueError};
 pub use registry::{
     ProviderConfig, ProviderFactory, ProviderRegistration, Registry, RegistryError,
 };
 pub use secret::Secret;
 pub use source::ObjectSource;
 pub use sync::{ObjectSyncReport, PreviewEntry, preview, sync_object, sync_object_with};
-pub use worker::{UnknownProviders, Worker, WorkerConfig};
-
-/// Re-exported so applications use the same sea-orm as the queue (connections,
-/// transactions for the outbox).
-pub use sea_orm;
 
 /// Re-exported so providers need no direct dependency on `async-trait`.
 pub use async_trait::async_trait;

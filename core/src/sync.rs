@@ -180,7 +180,7 @@ fn collect_targets<'a>(
 }
 
 /// How a JSON value is named in error messages ("a list", "null").
-pub(crate) fn kind_of(value: &Value) -> &'static str {
+pub fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -2,9 +2,9 @@
 //! provider that only carries mappings, and the checks each target makes.
 
 use outsync_core::mapping::ObjectMapping;
-use outsync_core::queue::EnqueueRequest;
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{ObjectRef, OutboundSyncProvider, SyncError, SyncOutcome, SyncRequest};
+use outsync_queue::EnqueueRequest;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 

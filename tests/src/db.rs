@@ -3,7 +3,7 @@
 //! PostgreSQL's URL comes from `OUTSYNC_TEST_POSTGRES_URL` (CI sets it), defaulting to the
 //! local server `postgres://postgres@127.0.0.1:5432/test`.
 
-use outsync_core::queue::connect;
+use outsync_queue::connect;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,9 +1,10 @@
 //! Workers running in the background of a test, each on its own connection pool as if on
 //! its own host, and a wait for the queue to drain.
 
-use outsync_core::queue::{Queue, QueueError, RetryPolicy, connect};
-use outsync_core::worker::WorkSummary;
-use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
+use outsync_core::OutboundSyncProvider;
+use outsync_queue::worker::WorkSummary;
+use outsync_queue::{Queue, QueueError, RetryPolicy, connect};
+use outsync_queue::{Worker, WorkerConfig};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -7,11 +7,13 @@
 //! - [`basket_schema`]: the `UserProfile` and `Addon` source models;
 //! - [`DEFAULT_MAPPINGS`]: mappings producing exactly the documented payloads;
 //! - [`BasketProvider`]: sends them, skipping payloads Basket already accepted;
-//! - [`Triggers`]: enqueues syncs when a field Basket receives changes;
+//! - `Triggers` (feature `queue`): enqueues syncs when a field Basket receives changes
+//!   ([`user_changed`], [`addon_changed`] tell);
 //! - [`BasketClient::subscribe`] / [`BasketClient::unsubscribe`]: newsletters.
 //!
 //! Linking this crate registers the provider as `basket` (`use outsync_basket as _;`).
 
+mod changes;
 mod client;
 mod config;
 #[cfg(feature = "fake-server")]
@@ -21,15 +23,18 @@ mod newsletter;
 pub mod payload;
 mod provider;
 mod schema;
+#[cfg(feature = "queue")]
 mod triggers;
 
+pub use changes::{addon_changed, user_changed};
 pub use client::BasketClient;
 pub use config::{ApiKey, BasketConfig};
 pub use mappings::DEFAULT_MAPPINGS;
 pub use newsletter::{Subscription, Unsubscribe};
 pub use provider::{BasketProvider, IDENTIFIER, payload_digest};
 pub use schema::{SCHEMA_JSON, basket_schema, computed_fields};
-pub use triggers::{Triggers, addon_changed, user_changed};
+#[cfg(feature = "queue")]
+pub use triggers::Triggers;
 
 use outsync_core::{OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncError};
 

@@ -2,24 +2,12 @@
 //! changed. An add-on's payload embeds its authors, so a user change also syncs every
 //! add-on the user authors, and adding or removing an author syncs the add-on.
 
-use crate::payload::{addon_payload, user_payload};
+use crate::changes::{addon_changed, user_changed};
 use crate::provider::IDENTIFIER;
-use outsync_core::queue::{Queue, QueueError};
-use outsync_core::sea_orm::ConnectionTrait;
-use outsync_core::{EnqueueOptions, ObjectRef};
+use outsync_core::ObjectRef;
+use outsync_queue::sea_orm::ConnectionTrait;
+use outsync_queue::{EnqueueOptions, Queue, QueueError};
 use serde_json::Value;
-
-/// Whether a field Basket receives differs between `old` and `new` user states (no old
-/// state counts as a change).
-pub fn user_changed(old: Option<&Value>, new: &Value) -> bool {
-    old.is_none_or(|old| user_payload(old) != user_payload(new))
-}
-
-/// Whether a field Basket receives differs between `old` and `new` add-on states,
-/// including its list of authors and their user fields.
-pub fn addon_changed(old: Option<&Value>, new: &Value) -> bool {
-    old.is_none_or(|old| addon_payload(old) != addon_payload(new))
-}
 
 /// Enqueues Basket syncs from application events.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use outsync_core::ObjectRef;
-use outsync_core::queue::{EnqueueRequest, JobFilter, JobState, QueueError, to_datetime};
+use outsync_queue::{EnqueueRequest, JobFilter, JobState, QueueError, to_datetime};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -54,7 +54,7 @@ fn body(payload: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
                 status,
                 format!(
                     "the request body is larger than the API accepts: {}",
-                    outsync_core::queue::SNAPSHOT_LIMIT
+                    outsync_queue::SNAPSHOT_LIMIT
                 ),
             );
         }
@@ -113,9 +113,9 @@ pub(crate) async fn enqueue(
 /// Enqueues a batch in one transaction: all of it or, on a database error, none.
 async fn enqueue_whole_batch(
     state: &AppState,
-    items: &[outsync_core::queue::EnqueueItem],
-) -> Result<outsync_core::queue::BatchSummary, QueueError> {
-    use outsync_core::sea_orm::TransactionTrait;
+    items: &[outsync_queue::EnqueueItem],
+) -> Result<outsync_queue::BatchSummary, QueueError> {
+    use outsync_queue::sea_orm::TransactionTrait;
     let transaction = state
         .db
         .begin()
@@ -210,7 +210,7 @@ pub(crate) async fn jobs(
         Some("pending") => Some(JobState::Pending),
         Some("running") => Some(JobState::Running),
         Some("failed") => Some(JobState::Failed),
-        Some(other) => match outsync_core::queue::FailureMode::parse(other) {
+        Some(other) => match outsync_queue::FailureMode::parse(other) {
             Some(mode) => Some(JobState::FailedWith(mode)),
             None => {
                 return problem(

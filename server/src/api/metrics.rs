@@ -5,7 +5,7 @@ use super::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use outsync_core::sea_orm::{ConnectionTrait, Statement};
+use outsync_queue::sea_orm::{ConnectionTrait, Statement};
 use std::fmt::Write;
 use std::sync::Arc;
 

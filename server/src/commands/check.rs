@@ -34,7 +34,7 @@ pub(crate) async fn config(args: &ConfigArgs) -> Result<(), Exit> {
     println!(
         "configuration {} is valid: queue database {}",
         args.config.config.display(),
-        outsync_core::queue::describe(&config.database_url)
+        outsync_queue::describe(&config.database_url)
     );
     for provider in &providers {
         println!(

@@ -3,10 +3,9 @@
 use crate::table;
 use outsync_basket::fake::{FakeBasket, FakeMode};
 use outsync_basket::{ApiKey, BasketConfig, BasketProvider, Triggers, basket_schema};
-use outsync_core::queue::{Queue, connect};
-use outsync_core::{
-    ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, Worker, WorkerConfig, async_trait,
-};
+use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_queue::{Queue, connect};
+use outsync_queue::{Worker, WorkerConfig};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -177,7 +176,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
 
     step("Alan is synced again without a change: the same payload is not re-sent");
     let before = basket.received().len();
-    let options = outsync_core::EnqueueOptions {
+    let options = outsync_queue::EnqueueOptions {
         snapshot: Some(alan.clone()),
         ..Default::default()
     };

@@ -5,9 +5,10 @@
 use super::{ConfigArg, Exit, queue_error};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use outsync_core::queue::{EnqueueItem, Queue};
-use outsync_core::sea_orm::{DatabaseConnection, TransactionTrait};
-use outsync_core::{EnqueueOptions, ObjectRef};
+use outsync_core::ObjectRef;
+use outsync_queue::EnqueueOptions;
+use outsync_queue::sea_orm::{DatabaseConnection, TransactionTrait};
+use outsync_queue::{EnqueueItem, Queue};
 use serde_json::Value;
 use std::io::BufRead;
 
@@ -125,7 +126,7 @@ async fn enqueue_file(
             .map_err(|e| e.to_string())?,
     );
     let tx = db.begin().await.map_err(|e| {
-        queue_error(outsync_core::QueueError::db(
+        queue_error(outsync_queue::QueueError::db(
             "starting the enqueue transaction",
         )(e))
     })?;
@@ -141,7 +142,9 @@ async fn enqueue_file(
     tx.commit().await.map_err(|e| {
         format!(
             "{}; nothing was enqueued",
-            queue_error(outsync_core::QueueError::db("committing the enqueued jobs")(e))
+            queue_error(outsync_queue::QueueError::db(
+                "committing the enqueued jobs"
+            )(e))
         )
     })?;
     queue.wake();

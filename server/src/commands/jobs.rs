@@ -3,7 +3,7 @@
 use super::{ConfigArg, Exit, queue_error};
 use crate::table;
 use clap::{Args, Subcommand};
-use outsync_core::queue::{FailureMode, JobFilter, JobState};
+use outsync_queue::{FailureMode, JobFilter, JobState};
 
 /// `outsync jobs`.
 #[derive(Args)]

@@ -91,12 +91,12 @@ impl From<&str> for Exit {
     }
 }
 
-impl From<outsync_core::QueueError> for Exit {
-    fn from(error: outsync_core::QueueError) -> Self {
+impl From<outsync_queue::QueueError> for Exit {
+    fn from(error: outsync_queue::QueueError) -> Self {
         let bad_input = matches!(
             error,
-            outsync_core::QueueError::Rejected { .. }
-                | outsync_core::QueueError::UnknownProvider { .. }
+            outsync_queue::QueueError::Rejected { .. }
+                | outsync_queue::QueueError::UnknownProvider { .. }
         );
         let message = queue_error(error);
         if bad_input {
@@ -108,9 +108,9 @@ impl From<outsync_core::QueueError> for Exit {
 }
 
 /// A queue error with its causes, naming the queue database when it is the database's.
-pub(crate) fn queue_error(error: outsync_core::QueueError) -> String {
+pub(crate) fn queue_error(error: outsync_queue::QueueError) -> String {
     let causes = error_chain(&error);
-    let database = matches!(error, outsync_core::QueueError::Database { .. })
+    let database = matches!(error, outsync_queue::QueueError::Database { .. })
         .then(crate::config::database_description)
         .flatten();
     let mut message = error.to_string();

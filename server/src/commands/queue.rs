@@ -5,9 +5,10 @@ use crate::config::{Access, Config};
 use crate::table;
 use clap::Args;
 use indicatif::ProgressBar;
-use outsync_core::queue::{FailureMode, Queue, to_datetime};
-use outsync_core::sea_orm::DatabaseConnection;
-use outsync_core::{OutboundSyncProvider, Worker};
+use outsync_core::OutboundSyncProvider;
+use outsync_queue::Worker;
+use outsync_queue::sea_orm::DatabaseConnection;
+use outsync_queue::{FailureMode, Queue, to_datetime};
 use std::sync::Arc;
 
 /// `outsync migrate`: creates the database if needed and applies the migrations.
@@ -16,7 +17,7 @@ pub(crate) async fn migrate(args: &ConfigArg) -> Result<(), Exit> {
     config.open_queue(Access::Create, None).await?;
     println!(
         "queue tables are up to date in {}",
-        outsync_core::queue::describe(&config.database_url)
+        outsync_queue::describe(&config.database_url)
     );
     Ok(())
 }

@@ -4,9 +4,9 @@
 use crate::config::Config;
 use clap::Args;
 use clap::builder::RangedU64ValueParser;
-use outsync_core::queue::RetryPolicy;
-use outsync_core::worker::ProviderLimits;
-use outsync_core::{UnknownProviders, WorkerConfig};
+use outsync_queue::RetryPolicy;
+use outsync_queue::worker::ProviderLimits;
+use outsync_queue::{UnknownProviders, WorkerConfig};
 use std::time::Duration;
 
 fn seconds(text: &str) -> Result<f64, String> {

@@ -9,9 +9,9 @@ mod settings;
 pub(crate) use keys::did_you_mean;
 pub(crate) use settings::WorkerSettings;
 
-use outsync_core::queue::{DatabaseSettings, Queue};
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{OutboundSyncProvider, ProviderConfig, Registry};
+use outsync_queue::{DatabaseSettings, Queue};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -203,15 +203,15 @@ impl Config {
         &self,
         access: Access,
         providers: Option<&[Arc<dyn OutboundSyncProvider>]>,
-    ) -> Result<(Queue, outsync_core::sea_orm::DatabaseConnection), String> {
-        let _ = DATABASE.set(outsync_core::queue::describe(&self.database_url));
+    ) -> Result<(Queue, outsync_queue::sea_orm::DatabaseConnection), String> {
+        let _ = DATABASE.set(outsync_queue::describe(&self.database_url));
         let url = self.url_for(access)?;
         let settings = DatabaseSettings {
             pool_size: self.database_pool_size,
             read_only: access == Access::Read && url.starts_with("sqlite"),
             ..DatabaseSettings::default()
         };
-        let db = outsync_core::queue::open(&url, &settings)
+        let db = outsync_queue::open(&url, &settings)
             .await
             .map_err(crate::commands::queue_error)?;
         match access {
@@ -225,7 +225,7 @@ impl Config {
                 {
                     return Err(format!(
                         "the queue database ({}) is not set up for this version of outsync: run `outsync migrate`",
-                        outsync_core::queue::describe(&self.database_url)
+                        outsync_queue::describe(&self.database_url)
                     ));
                 }
             }

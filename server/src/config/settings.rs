@@ -1,7 +1,7 @@
 //! Reading typed settings from the configuration file and the environment, each problem
 //! naming the key (`worker.concurrency`) or the variable (`OUTSYNC_CONCURRENCY`).
 
-use outsync_core::UnknownProviders;
+use outsync_queue::UnknownProviders;
 use serde_json::{Map, Value};
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use outsync_core::ObjectRef;
 use outsync_core::mapping::ObjectMapping;
-use outsync_core::queue::{JobFilter, JobState, to_datetime};
+use outsync_queue::{JobFilter, JobState, to_datetime};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -788,15 +788,15 @@ async fn every_job_and_sync_endpoint_answers() {
 /// A URL of a fresh, empty schema on the test PostgreSQL server
 /// (`OUTSYNC_TEST_POSTGRES_URL`).
 async fn fresh_postgres_url(label: &str) -> String {
-    use outsync_core::sea_orm::{ConnectionTrait, Database};
+    use outsync_queue::sea_orm::{ConnectionTrait, Database};
     let server = std::env::var("OUTSYNC_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("outsync_cli_{label}_{}", std::process::id());
     let admin = Database::connect(&server).await.expect("PostgreSQL");
     // Schemas earlier test processes left behind.
     let stale = admin
-        .query_all_raw(outsync_core::sea_orm::Statement::from_string(
-            outsync_core::sea_orm::DbBackend::Postgres,
+        .query_all_raw(outsync_queue::sea_orm::Statement::from_string(
+            outsync_queue::sea_orm::DbBackend::Postgres,
             format!(
                 "SELECT schema_name FROM information_schema.schemata \
                  WHERE schema_name LIKE 'outsync\\_cli\\_%' AND schema_name NOT LIKE '%\\_{}'",
@@ -884,8 +884,8 @@ async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
                 .unwrap(),
         );
     }
-    let db = outsync_core::queue::connect(&database).await.unwrap();
-    let queue = outsync_core::queue::Queue::new(["basket"]);
+    let db = outsync_queue::connect(&database).await.unwrap();
+    let queue = outsync_queue::Queue::new(["basket"]);
     let started = std::time::Instant::now();
     while queue.stats(&db).await.unwrap().jobs() > 0 {
         assert!(

@@ -278,7 +278,7 @@ fn the_cli_refuses_what_can_never_sync_and_queues_nothing() {
             "UserProfile",
             "1",
             Some(huge.as_str()),
-            outsync_core::queue::SNAPSHOT_LIMIT,
+            outsync_queue::SNAPSHOT_LIMIT,
         ),
     ] {
         let mut args = vec![
@@ -381,7 +381,7 @@ async fn the_http_api_refuses_what_can_never_sync_with_the_field_named() {
         problem["message"]
             .as_str()
             .unwrap()
-            .contains(outsync_core::queue::SNAPSHOT_LIMIT),
+            .contains(outsync_queue::SNAPSHOT_LIMIT),
         "{problem}"
     );
     let jobs: serde_json::Value = http

@@ -14,8 +14,9 @@
 //! HTTP target (the soak's flaky one) with the fault tests' fast retries, 32 slots, and
 //! exits once the queue holds no job at all.
 
-use outsync_core::queue::{Queue, connect};
-use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
+use outsync_core::OutboundSyncProvider;
+use outsync_queue::{Queue, connect};
+use outsync_queue::{Worker, WorkerConfig};
 use outsync_tests::file_target::FileTargetProvider;
 use outsync_tests::http_target::HttpTargetProvider;
 use outsync_tests::workers::fast_retry_config;
@@ -29,7 +30,7 @@ async fn main() {
     if let [_, command, url] = args.as_slice()
         && command == "migrate-and-hold"
     {
-        let db = outsync_core::queue::open(url, &outsync_core::queue::DatabaseSettings::default())
+        let db = outsync_queue::open(url, &outsync_queue::DatabaseSettings::default())
             .await
             .expect("open the database");
         Queue::migrate_holding(&db, async {
@@ -127,7 +128,7 @@ async fn work(
 }
 
 async fn hold_sqlite_lock(url: &str, hold: Duration) {
-    use outsync_core::sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    use outsync_queue::sea_orm::{ConnectOptions, ConnectionTrait, Database};
     let mut options = ConnectOptions::new(url.to_owned());
     options.max_connections(1).sqlx_logging(false);
     let db = Database::connect(options).await.expect("connect");

@@ -3,11 +3,9 @@
 use crate::basket::{KEY, provider_for, source_addon, source_user};
 use outsync_basket::fake::FakeBasket;
 use outsync_basket::{Triggers, addon_changed, user_changed};
-use outsync_core::queue::{Queue, connect};
-use outsync_core::{
-    EnqueueOptions, ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, Worker, WorkerConfig,
-    async_trait,
-};
+use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{Queue, connect};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -2,8 +2,9 @@
 //! clock runs fast does not take back the live jobs of the others.
 
 use crate::queue_support::*;
-use outsync_core::queue::{Clock, DatabaseClock, JobFilter, JobState, Queue, SystemClock};
-use outsync_core::{OutboundSyncProvider, Worker, WorkerConfig};
+use outsync_core::OutboundSyncProvider;
+use outsync_queue::{Clock, DatabaseClock, JobFilter, JobState, Queue, SystemClock};
+use outsync_queue::{Worker, WorkerConfig};
 use outsync_tests::db::{Backend, fresh};
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use std::sync::Arc;

@@ -4,9 +4,10 @@
 
 use crate::queue_processes::ONE_AT_A_TIME;
 use crate::queue_support::report_figure;
-use outsync_core::queue::entity::sync_queue;
-use outsync_core::queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy};
-use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, WorkerConfig};
+use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_queue::entity::sync_queue;
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy};
+use outsync_queue::{EnqueueOptions, WorkerConfig};
 use outsync_tests::db::{Backend, TestDb, fresh, fresh_on_postgres};
 use outsync_tests::flaky_target::{FaultRates, FlakyConfig, FlakyTarget};
 use outsync_tests::http_target::HttpTargetProvider;

@@ -1,14 +1,12 @@
 //! The mailing-list provider against a real Mailman 3 (see `scripts/mailman.sh`).
 
-use outsync_core::queue::{JobFilter, Queue, RetryPolicy, connect};
 use outsync_core::schema::SourceSchema;
-use outsync_core::{
-    EnqueueOptions, ObjectRef, OutboundSyncProvider, ProviderConfig, SyncError, Worker,
-    WorkerConfig, async_trait,
-};
+use outsync_core::{ObjectRef, OutboundSyncProvider, ProviderConfig, SyncError, async_trait};
 use outsync_mailing_list::{
     AdmissionPolicy, Joined, ListBackend, MailingListProvider, Member, MembershipPolicy,
 };
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{JobFilter, Queue, RetryPolicy, connect};
 use outsync_tests::db::temp_dir;
 use outsync_tests::mailman::MailmanServer;
 use outsync_tests::schema::{pending_order, pretix_schema};
@@ -389,7 +387,7 @@ async fn mailman_down_mid_run_then_back_loses_nothing() {
             .list_jobs(
                 &db,
                 &JobFilter {
-                    state: Some(outsync_core::queue::JobState::Failed),
+                    state: Some(outsync_queue::JobState::Failed),
                     ..JobFilter::default()
                 },
             )

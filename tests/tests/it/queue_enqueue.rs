@@ -1,8 +1,8 @@
 //! Enqueue: coalescing, outbox transactions, batches, unknown providers.
 
 use crate::queue_support::*;
-use outsync_core::EnqueueOptions;
-use outsync_core::queue::{EnqueueItem, JobFilter, JobState, Queue};
+use outsync_queue::EnqueueOptions;
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue};
 use outsync_tests::db::both;
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use sea_orm::TransactionTrait;
@@ -31,7 +31,7 @@ async fn a_thousand_enqueues_of_one_pending_object_leave_one_row() {
                 .unwrap();
             assert_eq!(
                 again,
-                outsync_core::queue::Enqueued {
+                outsync_queue::Enqueued {
                     id: first.id,
                     created: false
                 }

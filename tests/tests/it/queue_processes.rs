@@ -1,8 +1,9 @@
 //! Worker processes: a worker killed with SIGKILL mid-run, and four workers sharing
 //! PostgreSQL.
 
-use outsync_core::queue::{EnqueueItem, JobFilter, JobState, Queue};
-use outsync_core::{EnqueueOptions, ObjectRef};
+use outsync_core::ObjectRef;
+use outsync_queue::EnqueueOptions;
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue};
 use outsync_tests::db::{Backend, TestDb, fresh, temp_dir};
 use outsync_tests::file_target::read_lines;
 use outsync_tests::workers::wait_for_exit;

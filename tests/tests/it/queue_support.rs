@@ -1,7 +1,8 @@
 //! Helpers shared by the queue tests.
 
-use outsync_core::queue::{JobFilter, ManualClock, Queue, RetryPolicy};
-use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, Worker, WorkerConfig};
+use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{JobFilter, ManualClock, Queue, RetryPolicy};
 use outsync_tests::db::TestDb;
 use outsync_tests::scripted::ScriptedProvider;
 use serde_json::json;

@@ -2,11 +2,9 @@
 //! Retry-After, leases and fencing, object sources, wake-ups and shutdown.
 
 use crate::queue_support::*;
-use outsync_core::queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy};
-use outsync_core::{
-    EnqueueOptions, ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, Worker, WorkerConfig,
-    async_trait,
-};
+use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy};
 use outsync_tests::db::{Backend, both};
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use serde_json::{Value, json};
@@ -17,7 +15,7 @@ use std::time::Duration;
 async fn only_job(
     queue: &Queue,
     t: &outsync_tests::db::TestDb,
-) -> outsync_core::queue::entity::sync_queue::Model {
+) -> outsync_queue::entity::sync_queue::Model {
     let jobs = queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     jobs.into_iter().next().unwrap()
@@ -75,8 +73,8 @@ async fn recoverable_failures_retry_with_backoff_until_success() {
     }
 }
 
-fn clock_now(clock: &outsync_core::queue::ManualClock) -> i64 {
-    use outsync_core::queue::Clock;
+fn clock_now(clock: &outsync_queue::ManualClock) -> i64 {
+    use outsync_queue::Clock;
     clock.now_ms()
 }
 
@@ -453,7 +451,7 @@ async fn lease_expiry_can_be_a_timeout_by_policy() {
         let config = WorkerConfig {
             lease: Duration::from_secs(60),
             retry: RetryPolicy {
-                on_lease_expiry: outsync_core::queue::LeaseExpiry::Timeout,
+                on_lease_expiry: outsync_queue::LeaseExpiry::Timeout,
                 jitter: 0.0,
                 ..RetryPolicy::default()
             },
@@ -517,7 +515,7 @@ async fn run_job_now_runs_a_scheduled_or_stopped_job_at_once() {
 
 #[tokio::test]
 async fn per_provider_concurrency_and_rate_limits_hold() {
-    use outsync_core::worker::ProviderLimits;
+    use outsync_queue::worker::ProviderLimits;
     for t in both().await {
         let provider =
             Arc::new(ScriptedProvider::new("scripted").with_delay(Duration::from_millis(30)));

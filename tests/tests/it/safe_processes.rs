@@ -2,7 +2,7 @@
 //! up, and a migration killed half-way leaves a database the next start completes.
 
 use crate::queue_processes::ONE_AT_A_TIME;
-use outsync_core::queue::{Queue, connect};
+use outsync_queue::{Queue, connect};
 use outsync_tests::db::{Backend, fresh_url, temp_dir};
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -80,7 +80,7 @@ async fn a_killed_migration_is_completed_by_the_next_start(backend: Backend) {
             "p",
             &outsync_core::ObjectRef::new("Order", "A"),
             "test",
-            outsync_core::EnqueueOptions {
+            outsync_queue::EnqueueOptions {
                 force: true,
                 ..Default::default()
             },

@@ -2,8 +2,9 @@
 //! the queue refuses at the door what could never sync.
 
 use crate::queue_support::{START, job_count, order, setup, snapshot, test_config};
-use outsync_core::queue::{JobFilter, JobState, ManualClock, Queue, QueueError};
-use outsync_core::{EnqueueOptions, ObjectRef, OutboundSyncProvider, UnknownProviders, Worker};
+use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_queue::{EnqueueOptions, UnknownProviders, Worker};
+use outsync_queue::{JobFilter, JobState, ManualClock, Queue, QueueError};
 use outsync_tests::db::{Backend, TestDb, fresh};
 use outsync_tests::scripted::ScriptedProvider;
 use serde_json::{Value, json};
@@ -68,7 +69,7 @@ async fn jobs_of_providers_a_worker_does_not_run_stay_queued_on_postgres() {
 async fn stop_policy_and_purge(backend: Backend) {
     let t = fresh(backend).await;
     let provider = Arc::new(ScriptedProvider::new("scripted"));
-    let config = outsync_core::WorkerConfig {
+    let config = outsync_queue::WorkerConfig {
         unknown_providers: UnknownProviders::Stop,
         ..test_config()
     };
@@ -170,13 +171,13 @@ async fn refuses_at_the_door(backend: Backend) {
         );
         // A batch with one bad item queues nothing.
         let items = vec![
-            outsync_core::queue::EnqueueItem {
+            outsync_queue::EnqueueItem {
                 provider: "scripted".into(),
                 object: order("good"),
                 triggered_by: "test".into(),
                 options: snapshot_options("good"),
             },
-            outsync_core::queue::EnqueueItem {
+            outsync_queue::EnqueueItem {
                 provider: "scripted".into(),
                 object,
                 triggered_by: "test".into(),
@@ -266,7 +267,7 @@ async fn a_rate_limit_snoozes_without_charging_attempts(backend: Backend) {
         "A",
         std::iter::repeat_n(Step::RetryAfter(Duration::from_secs(60)), 10),
     );
-    let config = outsync_core::WorkerConfig {
+    let config = outsync_queue::WorkerConfig {
         snooze_cap: Duration::from_secs(300),
         ..test_config()
     };
@@ -304,7 +305,7 @@ async fn a_rate_limit_snoozes_without_charging_attempts_up_to_a_cap_on_postgres(
 
 #[tokio::test]
 async fn the_database_pool_size_is_configurable() {
-    use outsync_core::queue::{DatabaseSettings, open};
+    use outsync_queue::{DatabaseSettings, open};
     let url = outsync_tests::db::fresh_url(Backend::Postgres).await;
     let settings = DatabaseSettings {
         pool_size: Some(3),

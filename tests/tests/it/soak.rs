@@ -8,8 +8,9 @@
 
 use crate::queue_processes::ONE_AT_A_TIME;
 use crate::queue_support::report_figure;
-use outsync_core::queue::{EnqueueItem, Queue};
-use outsync_core::{EnqueueOptions, ObjectRef};
+use outsync_core::ObjectRef;
+use outsync_queue::EnqueueOptions;
+use outsync_queue::{EnqueueItem, Queue};
 use outsync_tests::db::{Backend, TestDb, fresh};
 use outsync_tests::flaky_target::{Fault, FlakyConfig, FlakyTarget};
 use outsync_tests::workers::{wait_for_exit, wait_until_drained};

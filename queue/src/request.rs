@@ -9,8 +9,8 @@
 //! or numbers; every problem names the item and the key.
 
 use super::enqueue::{EnqueueItem, EnqueueOptions};
-use crate::ObjectRef;
-use crate::sync::kind_of;
+use outsync_core::ObjectRef;
+use outsync_core::sync::kind_of;
 use serde_json::Value;
 
 /// A parsed enqueue request.

@@ -8,12 +8,10 @@ mod listen;
 
 pub use limits::ProviderLimits;
 
-use crate::queue::store::{self, ClaimedJob, Completion, Setback};
-use crate::queue::{
-    FailureMode, LeaseExpiry, Queue, QueueError, RetryPolicy, RunOutcome, SharedClock,
-};
-use crate::{ObjectSource, OutboundSyncProvider};
+use crate::store::{self, ClaimedJob, Completion, Setback};
+use crate::{FailureMode, LeaseExpiry, Queue, QueueError, RetryPolicy, RunOutcome, SharedClock};
 use limits::ProviderGate;
+use outsync_core::{ObjectSource, OutboundSyncProvider};
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -351,8 +349,7 @@ impl Worker {
         let config = &self.context.config;
         if config.unknown_providers == UnknownProviders::Stop {
             let stopped =
-                crate::queue::unknown::stop_unknown(&self.db, &self.provider_ids, &config.id)
-                    .await?;
+                crate::unknown::stop_unknown(&self.db, &self.provider_ids, &config.id).await?;
             if stopped > 0 {
                 tracing::warn!(
                     jobs = stopped,
@@ -360,7 +357,7 @@ impl Worker {
                 );
             }
         }
-        let counts = crate::queue::unknown::count_unknown(&self.db, &self.provider_ids).await?;
+        let counts = crate::unknown::count_unknown(&self.db, &self.provider_ids).await?;
         let mut unknown = self
             .context
             .unknown
@@ -399,7 +396,7 @@ impl Worker {
         let max = context.providers.get(&job.provider).map_or(5, |provider| {
             context.max_attempts(&job.provider, provider.as_ref())
         });
-        let error = crate::SyncError::recoverable(
+        let error = outsync_core::SyncError::recoverable(
             "the worker holding the job stopped responding (lease expired)",
         );
         let (setback, outcome) = match context.retry_policy(&job.provider).on_lease_expiry {

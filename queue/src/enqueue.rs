@@ -3,7 +3,7 @@
 use super::error::QueueError;
 use super::sql::{get, statement, values_list};
 use super::{Queue, is_postgres};
-use crate::ObjectRef;
+use outsync_core::ObjectRef;
 use sea_orm::{ConnectionTrait, Value};
 use std::collections::HashMap;
 

@@ -12,7 +12,7 @@ pub struct ProviderLimits {
     /// `max_attempts()`).
     pub max_attempts: Option<u32>,
     /// Backoff for this provider's jobs (default: the worker's).
-    pub retry: Option<crate::queue::RetryPolicy>,
+    pub retry: Option<crate::RetryPolicy>,
     /// At most this many of the provider's jobs run at once (default: the worker's
     /// concurrency).
     pub concurrency: Option<usize>,

@@ -7,7 +7,7 @@ use super::operator::RunOutcome;
 use super::sql::{get, statement};
 use super::store::{RunRecord, insert_runs};
 use super::{FailureMode, Queue};
-use crate::ObjectRef;
+use outsync_core::ObjectRef;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use std::collections::BTreeMap;
 

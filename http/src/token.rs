@@ -1,8 +1,8 @@
 //! API tokens for providers: a static token, or credentials exchanged for a token that is
 //! renewed when it expires or when the external system answers 401 (Soukosync's scheme).
 
-use crate::SyncError;
 use async_trait::async_trait;
+use outsync_core::SyncError;
 use std::fmt;
 use std::time::Duration;
 use tokio::sync::Mutex;

@@ -1,13 +1,19 @@
 //! Wake-ups across processes on PostgreSQL: enqueues `NOTIFY outsync_queue` (delivered at
 //! commit) and workers `LISTEN`, so a job enqueued on one host starts at once on another.
 
-use sea_orm::sqlx::postgres::PgListener;
 use std::sync::Arc;
+#[cfg(feature = "postgres")]
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// Without the `postgres` feature there is nothing to listen to; polling does the work.
+#[cfg(not(feature = "postgres"))]
+pub(crate) async fn listen(_url: String, _wake: Arc<Notify>) {}
+
 /// Listens until the task is aborted, reconnecting after errors; polling covers the gaps.
+#[cfg(feature = "postgres")]
 pub(crate) async fn listen(url: String, wake: Arc<Notify>) {
+    use sea_orm::sqlx::postgres::PgListener;
     loop {
         match PgListener::connect(&url).await {
             Ok(mut listener) => {

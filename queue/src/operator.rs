@@ -5,7 +5,7 @@ use super::error::QueueError;
 use super::sql::{get, statement};
 use super::store::{RunRecord, insert_runs};
 use super::{FailureMode, Queue};
-use crate::ObjectRef;
+use outsync_core::ObjectRef;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,

@@ -1,10 +1,24 @@
-//! The persistent retry queue on sea-orm: SQLite embedded by default, PostgreSQL for many
-//! workers on many hosts.
+//! # outsync-queue
+//!
+//! The persistent retry queue on sea-orm (SQLite embedded by default, PostgreSQL for many
+//! workers on many hosts, each behind a feature of the same name) and the [`Worker`] that
+//! runs its jobs through `outsync-core`'s providers.
 //!
 //! A [`Queue`] enqueues jobs on any [`ConnectionTrait`] — including the application's own
 //! open transaction, so a job commits or rolls back with the change that caused it — and
-//! offers the operator API (list, retry, cancel, statistics, results, runs). The
-//! [`Worker`](crate::worker::Worker) claims and runs the jobs.
+//! offers the operator API (list, retry, cancel, purge, statistics, results, runs).
+//!
+//! ```text
+//!              enqueue                  claim (lease + token)
+//!   app ─────────────────▶ pending ───────────────────────────▶ running
+//!                           ▲  ▲ ▲                                │
+//!        retry (attempt+1)  │  │ │ snooze (no attempt: 429,       │ success / skipped /
+//!        ───────────────────┘  │ │  target unavailable)           │ object missing
+//!        release (shutdown) ───┘ └────────────────────────────────┤──────────▶ done (row deleted,
+//!                                                                 │            results and a run kept)
+//!                     operator retry                              │ permanent / config /
+//!   pending ◀─────────────────────── stopped (failure mode) ◀────┘ exceeded / internal / timeout
+//! ```
 
 mod admission;
 mod clock;
@@ -20,6 +34,7 @@ mod retry;
 pub(crate) mod sql;
 pub(crate) mod store;
 pub(crate) mod unknown;
+pub mod worker;
 
 pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_LIMIT, snapshot_too_large};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
@@ -31,6 +46,11 @@ pub use migration::Migrator;
 pub use operator::{JobFilter, JobState, ObjectState, QueueStats, RunOutcome};
 pub use request::EnqueueRequest;
 pub use retry::{LeaseExpiry, RetryPolicy};
+pub use worker::{ProviderLimits, UnknownProviders, WorkSummary, Worker, WorkerConfig};
+
+/// Re-exported so applications use the same sea-orm as the queue (connections,
+/// transactions for the outbox).
+pub use sea_orm;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,7 +145,7 @@ impl Queue {
     /// object type none of its mappings reads, or a snapshot without the schema's id (or
     /// with another object's id), is refused with nothing queued. [`Queue::new`] knows only
     /// the identifiers and checks the shape of a job alone.
-    pub fn for_providers(providers: &[Arc<dyn crate::OutboundSyncProvider>]) -> Self {
+    pub fn for_providers(providers: &[Arc<dyn outsync_core::OutboundSyncProvider>]) -> Self {
         let mut queue = Self::new(providers.iter().map(|p| p.identifier().to_owned()));
         queue.rules = Arc::new(
             providers
@@ -142,7 +162,7 @@ impl Queue {
     }
 
     /// A queue accepting jobs for every provider in `registry`.
-    pub fn from_registry(registry: &crate::Registry) -> Self {
+    pub fn from_registry(registry: &outsync_core::Registry) -> Self {
         Self::new(registry.providers().iter().map(|r| r.identifier))
     }
 
@@ -202,7 +222,7 @@ impl Queue {
     fn admit(
         &self,
         provider: &str,
-        object: &crate::ObjectRef,
+        object: &outsync_core::ObjectRef,
         triggered_by: &str,
         options: &EnqueueOptions,
     ) -> Result<(), QueueError> {

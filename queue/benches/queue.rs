@@ -7,12 +7,12 @@
 //! to `skip` to measure SQLite only). Prints figures; asserts nothing.
 
 use outsync_core::mapping::ObjectMapping;
-use outsync_core::queue::{EnqueueItem, Queue, connect};
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
-    EnqueueOptions, ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome,
-    SyncRequest, Worker, WorkerConfig, async_trait,
+    ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
 };
+use outsync_queue::{EnqueueItem, Queue, connect};
+use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -8,9 +8,9 @@
 //! schema's id or carry another object's id.
 
 use super::error::QueueError;
-use crate::mapping::value_to_string;
-use crate::schema::FieldPath;
-use crate::{ObjectRef, OutboundSyncProvider};
+use outsync_core::mapping::value_to_string;
+use outsync_core::schema::FieldPath;
+use outsync_core::{ObjectRef, OutboundSyncProvider};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -164,7 +164,7 @@ pub(crate) fn check(
             "snapshot",
             format!(
                 "must be a JSON object (the object's state), got {}",
-                crate::sync::kind_of(snapshot)
+                outsync_core::sync::kind_of(snapshot)
             ),
         ));
     }

@@ -2,11 +2,13 @@
 //! happened into a [`Completion`].
 
 use super::WorkerContext;
-use crate::queue::store;
-use crate::queue::store::{ClaimedJob, Completion, RunRecord, Setback};
-use crate::queue::{FailureMode, RunOutcome};
-use crate::secret::redact;
-use crate::{ObjectSyncReport, OutboundSyncProvider, SyncError, SyncOptions, sync_object_with};
+use crate::store;
+use crate::store::{ClaimedJob, Completion, RunRecord, Setback};
+use crate::{FailureMode, RunOutcome};
+use outsync_core::secret::redact;
+use outsync_core::{
+    ObjectSyncReport, OutboundSyncProvider, SyncError, SyncOptions, sync_object_with,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -204,8 +206,9 @@ fn failed(
                 run: Some(run),
             }
         }
-        SyncError::Permanent { .. } => stop(context, job, FailureMode::Permanent, error, started),
         SyncError::Config { .. } => stop(context, job, FailureMode::Config, error, started),
+        // `Permanent`, and any kind a later outsync-core adds: stop rather than guess.
+        _ => stop(context, job, FailureMode::Permanent, error, started),
     }
 }
 
@@ -263,7 +266,7 @@ fn next_attempt_at(
         return now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
     }
     let attempts = u32::try_from(attempts).unwrap_or(1);
-    if let Some(at) = provider.next_retry_at(attempts, crate::queue::to_datetime(now)) {
+    if let Some(at) = provider.next_retry_at(attempts, crate::to_datetime(now)) {
         return at.timestamp_millis();
     }
     let seed = u64::try_from(job.id).unwrap_or_default();

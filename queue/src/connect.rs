@@ -66,18 +66,7 @@ pub async fn open(
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
         }
-        let read_only = settings.read_only;
-        options.map_sqlx_sqlite_opts(move |sqlite| {
-            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-            let sqlite = sqlite.busy_timeout(Duration::from_secs(10));
-            if read_only {
-                sqlite.read_only(true).create_if_missing(false)
-            } else {
-                sqlite
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-            }
-        });
+        sqlite_settings(&mut options, settings.read_only);
     } else {
         options.max_connections(settings.pool_size.unwrap_or(16).max(1));
     }
@@ -91,7 +80,7 @@ pub async fn open(
         Ok(Ok(db)) => Ok(db),
         Ok(Err(source)) => Err(QueueError::Connect {
             target,
-            problem: crate::secret::redact(&source.to_string()).into_owned(),
+            problem: outsync_core::secret::redact(&source.to_string()).into_owned(),
         }),
         Err(_) => Err(QueueError::Connect {
             target,
@@ -102,6 +91,26 @@ pub async fn open(
         }),
     }
 }
+
+/// WAL journaling, `synchronous=NORMAL` and a 10 s busy timeout; or read-only.
+#[cfg(feature = "sqlite")]
+fn sqlite_settings(options: &mut ConnectOptions, read_only: bool) {
+    options.map_sqlx_sqlite_opts(move |sqlite| {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        let sqlite = sqlite.busy_timeout(Duration::from_secs(10));
+        if read_only {
+            sqlite.read_only(true).create_if_missing(false)
+        } else {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        }
+    });
+}
+
+/// Without the `sqlite` feature, connecting to an SQLite URL fails with sea-orm's error.
+#[cfg(not(feature = "sqlite"))]
+fn sqlite_settings(_options: &mut ConnectOptions, _read_only: bool) {}
 
 /// What `url` points at, for messages, without credentials: `the SQLite file queue.db`,
 /// `PostgreSQL at db.internal:5432`.
@@ -146,8 +155,10 @@ pub fn describe(url: &str) -> String {
 /// line shows it.
 fn list_password_for_redaction(url: &str) {
     if let Some(password) = url_password(url) {
-        crate::Secret::new(password);
-        crate::Secret::new(percent_encoding::percent_decode_str(password).decode_utf8_lossy());
+        outsync_core::Secret::new(password);
+        outsync_core::Secret::new(
+            percent_encoding::percent_decode_str(password).decode_utf8_lossy(),
+        );
     }
 }
 
@@ -203,7 +214,7 @@ mod tests {
     fn a_database_password_is_redacted_as_written_and_decoded() {
         super::list_password_for_redaction("postgres://outsync:pw%2Fredact-me@db:5432/q");
         assert_eq!(
-            crate::secret::redact("pw%2Fredact-me and pw/redact-me"),
+            outsync_core::secret::redact("pw%2Fredact-me and pw/redact-me"),
             "*** and ***"
         );
     }

@@ -5,8 +5,8 @@ use super::error::QueueError;
 use super::operator::RunOutcome;
 use super::sql::{get, statement, values_list};
 use super::{FailureMode, is_postgres};
-use crate::ObjectRef;
-use crate::provider::MappedObjects;
+use outsync_core::ObjectRef;
+use outsync_core::provider::MappedObjects;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -154,7 +154,7 @@ pub(crate) async fn previous_results(
     db: &DatabaseConnection,
     provider: &str,
     object: &ObjectRef,
-) -> Result<crate::PreviousResults, QueueError> {
+) -> Result<outsync_core::PreviousResults, QueueError> {
     let rows = db
         .query_all_raw(statement(
             db,
@@ -164,14 +164,14 @@ pub(crate) async fn previous_results(
         ))
         .await
         .map_err(QueueError::db("reading previous results"))?;
-    let mut previous = crate::PreviousResults::default();
+    let mut previous = outsync_core::PreviousResults::default();
     for row in rows {
         let read = || -> Result<_, sea_orm::DbErr> {
             let info: Option<String> = get(&row, "sync_info")?;
             Ok((
                 get::<String>(&row, "mapping_id")?,
                 get::<String>(&row, "child_id")?,
-                crate::PreviousResult {
+                outsync_core::PreviousResult {
                     id_value: get(&row, "id_value")?,
                     action: get(&row, "action")?,
                     info: info
