@@ -24,6 +24,7 @@ mod admission;
 mod clock;
 mod connect;
 mod db_clock;
+pub mod decide;
 mod enqueue;
 pub mod entity;
 mod error;

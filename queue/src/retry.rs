@@ -16,6 +16,9 @@ pub struct RetryPolicy {
     /// What the reaper does with a job whose lease expired: retry it (counting an attempt)
     /// or stop it with failure mode `timeout`.
     pub on_lease_expiry: LeaseExpiry,
+    /// How long a job may snooze in a row (the target unavailable, or asking to wait with
+    /// `Retry-After`) before each snooze counts as a failed attempt (default 24 h).
+    pub snooze_cap: Duration,
 }
 
 /// What happens to a job whose worker vanished or overran its lease.
@@ -34,6 +37,7 @@ impl Default for RetryPolicy {
             cap: Duration::from_secs(3600),
             jitter: 0.2,
             on_lease_expiry: LeaseExpiry::Retry,
+            snooze_cap: Duration::from_secs(24 * 3600),
         }
     }
 }

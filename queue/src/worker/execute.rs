@@ -2,9 +2,10 @@
 //! happened into a [`Completion`].
 
 use super::WorkerContext;
+use crate::decide::{Attempt, Decision, Failure, decide};
 use crate::store;
 use crate::store::{ClaimedJob, Completion, RunRecord, Setback};
-use crate::{FailureMode, RunOutcome};
+use crate::{FailureMode, RetryPolicy, RunOutcome};
 use outsync_core::secret::redact;
 use outsync_core::{
     ObjectSyncReport, OutboundSyncProvider, SyncError, SyncOptions, sync_object_with,
@@ -12,7 +13,7 @@ use outsync_core::{
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the job's task produced.
 enum TaskResult {
@@ -25,13 +26,8 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
     let started = Instant::now();
     let Some(provider) = context.providers.get(&job.provider).cloned() else {
         // Claims only ask for known providers; this is a defensive fallback.
-        return stop(
-            &context,
-            job,
-            FailureMode::Config,
-            &SyncError::config("provider is not registered in this worker"),
-            started,
-        );
+        let error = SyncError::config("provider is not registered in this worker");
+        return conclude(&context, None, job, Failure::Sync(&error), &error, started);
     };
     if let Some(gate) = context.gates.get(&job.provider)
         && let Some(rate) = &gate.rate
@@ -52,7 +48,14 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
                 "the sync did not finish within {} s and was stopped",
                 context.config.job_timeout.as_secs_f64()
             ));
-            stop(&context, job, FailureMode::Timeout, &error, started)
+            conclude(
+                &context,
+                Some(provider.as_ref()),
+                job,
+                Failure::TimedOut,
+                &error,
+                started,
+            )
         }
         Ok(Err(join_error)) => {
             let message = if join_error.is_panic() {
@@ -60,15 +63,24 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
             } else {
                 "the sync task was cancelled".to_owned()
             };
-            stop(
+            let error = SyncError::permanent(message);
+            conclude(
                 &context,
+                Some(provider.as_ref()),
                 job,
-                FailureMode::Internal,
-                &SyncError::permanent(message),
+                Failure::Crashed,
+                &error,
                 started,
             )
         }
-        Ok(Ok(Err(error))) => failed(&context, provider.as_ref(), job, &error, started),
+        Ok(Ok(Err(error))) => conclude(
+            &context,
+            Some(provider.as_ref()),
+            job,
+            Failure::Sync(&error),
+            &error,
+            started,
+        ),
         Ok(Ok(Ok(TaskResult::Missing))) => {
             let run = run_record(
                 &context,
@@ -151,105 +163,104 @@ async fn run_task(
         .map(TaskResult::Synced)
 }
 
-fn failed(
+/// Turns a failed attempt into a set-back, as [`decide`] rules. `provider` is `None` when
+/// the worker does not have the job's provider.
+pub(crate) fn conclude(
     context: &WorkerContext,
-    provider: &dyn OutboundSyncProvider,
+    provider: Option<&dyn OutboundSyncProvider>,
     job: ClaimedJob,
+    failure: Failure<'_>,
     error: &SyncError,
     started: Instant,
 ) -> Completion {
-    match error {
-        SyncError::Recoverable { .. } => {
-            let now = context.clock.now_ms();
-            // The target is down or asked us to wait: not the object's fault. The job
-            // snoozes without an attempt charged, until it has snoozed `snooze_cap` in a row.
-            if error.is_target_unavailable() || error.retry_after().is_some() {
-                let since = job.snoozed_since.unwrap_or(now);
-                let cap = i64::try_from(context.config.snooze_cap.as_millis()).unwrap_or(i64::MAX);
-                if now.saturating_sub(since) < cap {
-                    return snooze(context, job, error, since, now, started);
-                }
-            }
-            let attempts = job.failed_attempts + 1;
-            let max = context.max_attempts(&job.provider, provider);
-            if attempts >= max {
-                let mut exceeded = error.clone();
-                if let SyncError::Recoverable { messages, .. } = &mut exceeded {
-                    messages.insert(0, format!("maximum number of attempts ({max}) reached"));
-                }
-                return stop(context, job, FailureMode::Exceeded, &exceeded, started);
-            }
-            let not_before = next_attempt_at(context, provider, &job, attempts, error, now);
-            tracing::debug!(
-                job = job.id,
-                provider = %job.provider,
-                object = %job.object,
-                attempt = attempts,
-                error = %error,
-                "sync failed; will retry"
-            );
-            let run = run_record(
-                context,
-                &job,
-                RunOutcome::Retry,
-                BTreeMap::new(),
-                Some(error),
-                started,
-            );
-            Completion::Setback {
-                job,
-                setback: Setback::Retry {
-                    failed_attempts: attempts,
-                    not_before,
-                    snoozed_since: None,
-                },
-                run: Some(run),
-            }
+    let now = context.clock.now_ms();
+    let policy = context.retry_policy(&job.provider);
+    let attempt = Attempt {
+        failed_before: u32::try_from(job.failed_attempts).unwrap_or_default(),
+        max_attempts: provider.map_or(5, |p| context.max_attempts(&job.provider, p)),
+        snoozed_for: job
+            .snoozed_since
+            .map(|since| Duration::from_millis(u64::try_from(now - since).unwrap_or_default())),
+    };
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    let (setback, outcome, recorded) = match decide(failure, &attempt, policy) {
+        Decision::Snooze => {
+            let since = job.snoozed_since.unwrap_or(now);
+            let wait = snooze_wait(error, policy, now - since);
+            tracing::debug!(job = job.id, object = %job.object, error = %error, "target unavailable; job snoozes");
+            let setback = Setback::Retry {
+                failed_attempts: job.failed_attempts,
+                not_before: now.saturating_add(wait),
+                snoozed_since: Some(since),
+            };
+            (setback, RunOutcome::Snoozed, error.clone())
         }
-        SyncError::Config { .. } => stop(context, job, FailureMode::Config, error, started),
-        // `Permanent`, and any kind a later outsync-core adds: stop rather than guess.
-        _ => stop(context, job, FailureMode::Permanent, error, started),
-    }
-}
-
-/// Postpones the job without charging an attempt: until `Retry-After` if the target said,
-/// else for as long as it has snoozed so far (at least the backoff base, at most its cap),
-/// so a long outage is polled less and less often.
-fn snooze(
-    context: &WorkerContext,
-    job: ClaimedJob,
-    error: &SyncError,
-    since: i64,
-    now: i64,
-    started: Instant,
-) -> Completion {
-    let wait = match error.retry_after() {
-        Some(wait) => i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
-        None => {
-            let policy = context.retry_policy(&job.provider);
-            let base = i64::try_from(policy.base.as_millis()).unwrap_or(i64::MAX / 2);
-            let cap = i64::try_from(policy.cap.as_millis()).unwrap_or(i64::MAX / 2);
-            now.saturating_sub(since).clamp(base, cap.max(base))
+        Decision::Retry { failed_attempts } => {
+            // A vanished worker is not the object's fault: its job runs again at once.
+            let not_before = match provider {
+                Some(provider) if !matches!(failure, Failure::LeaseExpired) => {
+                    next_attempt_at(context, provider, &job, failed_attempts, error, now)
+                }
+                _ => now,
+            };
+            tracing::debug!(job = job.id, provider = %job.provider, object = %job.object,
+                attempt = failed_attempts, error = %error, "sync failed; will retry");
+            let setback = Setback::Retry {
+                failed_attempts: count(failed_attempts),
+                not_before,
+                snoozed_since: None,
+            };
+            (setback, RunOutcome::Retry, error.clone())
+        }
+        Decision::Stop {
+            mode,
+            failed_attempts,
+        } => {
+            let mut recorded = error.clone();
+            if mode == FailureMode::Exceeded
+                && let SyncError::Recoverable { messages, .. } = &mut recorded
+            {
+                messages.insert(
+                    0,
+                    format!(
+                        "maximum number of attempts ({}) reached",
+                        attempt.max_attempts
+                    ),
+                );
+            }
+            tracing::warn!(job = job.id, provider = %job.provider, object = %job.object,
+                failure_mode = %mode, error = %recorded,
+                "job stopped; an operator must retry or cancel it");
+            let setback = Setback::Stop {
+                mode,
+                failed_attempts: count(failed_attempts),
+            };
+            (setback, RunOutcome::Failed(mode), recorded)
         }
     };
-    tracing::debug!(job = job.id, object = %job.object, error = %error, "target unavailable; job snoozes");
     let run = run_record(
         context,
         &job,
-        RunOutcome::Snoozed,
+        outcome,
         BTreeMap::new(),
-        Some(error),
+        Some(&recorded),
         started,
     );
-    let failed_attempts = job.failed_attempts;
     Completion::Setback {
         job,
-        setback: Setback::Retry {
-            failed_attempts,
-            not_before: now.saturating_add(wait),
-            snoozed_since: Some(since),
-        },
+        setback,
         run: Some(run),
+    }
+}
+
+/// How long a snoozing job waits (ms): the `Retry-After` if the target said, else as long as
+/// it has snoozed so far (at least the backoff base, at most its cap), so a long outage is
+/// polled less and less often.
+fn snooze_wait(error: &SyncError, policy: &RetryPolicy, snoozed_ms: i64) -> i64 {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2);
+    match error.retry_after() {
+        Some(wait) => ms(wait),
+        None => snoozed_ms.clamp(ms(policy.base), ms(policy.cap).max(ms(policy.base))),
     }
 }
 
@@ -258,58 +269,19 @@ fn next_attempt_at(
     context: &WorkerContext,
     provider: &dyn OutboundSyncProvider,
     job: &ClaimedJob,
-    attempts: i32,
+    attempts: u32,
     error: &SyncError,
     now: i64,
 ) -> i64 {
     if let Some(wait) = error.retry_after() {
         return now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
     }
-    let attempts = u32::try_from(attempts).unwrap_or(1);
     if let Some(at) = provider.next_retry_at(attempts, crate::to_datetime(now)) {
         return at.timestamp_millis();
     }
     let seed = u64::try_from(job.id).unwrap_or_default();
     let wait = context.retry_policy(&job.provider).backoff(attempts, seed);
     now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2)
-}
-
-fn stop(
-    context: &WorkerContext,
-    job: ClaimedJob,
-    mode: FailureMode,
-    error: &SyncError,
-    started: Instant,
-) -> Completion {
-    let failed_attempts = if mode == FailureMode::Exceeded {
-        job.failed_attempts + 1
-    } else {
-        job.failed_attempts
-    };
-    tracing::warn!(
-        job = job.id,
-        provider = %job.provider,
-        object = %job.object,
-        failure_mode = %mode,
-        error = %error,
-        "job stopped; an operator must retry or cancel it"
-    );
-    let run = run_record(
-        context,
-        &job,
-        RunOutcome::Failed(mode),
-        BTreeMap::new(),
-        Some(error),
-        started,
-    );
-    Completion::Setback {
-        job,
-        setback: Setback::Stop {
-            mode,
-            failed_attempts,
-        },
-        run: Some(run),
-    }
 }
 
 pub(crate) fn run_record(

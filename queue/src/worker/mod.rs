@@ -9,7 +9,7 @@ mod listen;
 pub use limits::ProviderLimits;
 
 use crate::store::{self, ClaimedJob, Completion, Setback};
-use crate::{FailureMode, LeaseExpiry, Queue, QueueError, RetryPolicy, RunOutcome, SharedClock};
+use crate::{Queue, QueueError, RetryPolicy, SharedClock};
 use limits::ProviderGate;
 use outsync_core::{ObjectSource, OutboundSyncProvider};
 use sea_orm::DatabaseConnection;
@@ -40,9 +40,6 @@ pub struct WorkerConfig {
     pub reap_interval: Duration,
     /// Backoff and lease-expiry policy (a provider's [`ProviderLimits::retry`] overrides it).
     pub retry: RetryPolicy,
-    /// How long a job may snooze in a row (the target unavailable, or asking to wait with
-    /// `Retry-After`) before snoozing counts as a failed attempt.
-    pub snooze_cap: Duration,
     /// Limits per provider identifier.
     pub limits: HashMap<String, ProviderLimits>,
     /// What happens to jobs of providers this worker does not run. They are never
@@ -65,7 +62,6 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             reap_interval: Duration::from_secs(15),
             retry: RetryPolicy::default(),
-            snooze_cap: Duration::from_secs(24 * 3600),
             limits: HashMap::new(),
             unknown_providers: UnknownProviders::Keep,
             shutdown_grace: Duration::from_secs(30),
@@ -161,14 +157,14 @@ impl WorkerContext {
         &self,
         provider_id: &str,
         provider: &dyn OutboundSyncProvider,
-    ) -> i32 {
+    ) -> u32 {
         let attempts = self
             .config
             .limits
             .get(provider_id)
             .and_then(|limits| limits.max_attempts)
             .unwrap_or_else(|| provider.max_attempts());
-        i32::try_from(attempts.max(1)).unwrap_or(i32::MAX)
+        attempts.max(1)
     }
 
     /// The retry policy of `provider_id`'s jobs.
@@ -337,7 +333,7 @@ impl Worker {
         let expired = store::expired_leases(&self.db, now, 500).await?;
         let mut completions = Vec::with_capacity(expired.len());
         for job in expired {
-            completions.push(self.expired(job, now));
+            completions.push(self.expired(job));
         }
         self.write(completions, summary).await?;
         self.watch_unknown_providers().await
@@ -390,53 +386,24 @@ impl Worker {
             .clone()
     }
 
-    fn expired(&self, job: ClaimedJob, now: i64) -> Completion {
+    fn expired(&self, job: ClaimedJob) -> Completion {
         let context = &self.context;
-        let attempts = job.failed_attempts + 1;
-        let max = context.providers.get(&job.provider).map_or(5, |provider| {
-            context.max_attempts(&job.provider, provider.as_ref())
-        });
         let error = outsync_core::SyncError::recoverable(
             "the worker holding the job stopped responding (lease expired)",
         );
-        let (setback, outcome) = match context.retry_policy(&job.provider).on_lease_expiry {
-            LeaseExpiry::Timeout => (
-                Setback::Stop {
-                    mode: FailureMode::Timeout,
-                    failed_attempts: attempts,
-                },
-                RunOutcome::Failed(FailureMode::Timeout),
-            ),
-            LeaseExpiry::Retry if attempts >= max => (
-                Setback::Stop {
-                    mode: FailureMode::Exceeded,
-                    failed_attempts: attempts,
-                },
-                RunOutcome::Failed(FailureMode::Exceeded),
-            ),
-            LeaseExpiry::Retry => (
-                Setback::Retry {
-                    failed_attempts: attempts,
-                    not_before: now,
-                    snoozed_since: None,
-                },
-                RunOutcome::Retry,
-            ),
-        };
-        let mut run = execute::run_record(
+        let provider = context.providers.get(&job.provider).cloned();
+        let mut completion = execute::conclude(
             context,
-            &job,
-            outcome,
-            BTreeMap::new(),
-            Some(&error),
+            provider.as_deref(),
+            job,
+            crate::decide::Failure::LeaseExpired,
+            &error,
             Instant::now(),
         );
-        run.worker = Some(format!("{} (reaper)", context.config.id));
-        Completion::Setback {
-            job,
-            setback,
-            run: Some(run),
+        if let Completion::Setback { run: Some(run), .. } = &mut completion {
+            run.worker = Some(format!("{} (reaper)", context.config.id));
         }
+        completion
     }
 
     fn start(

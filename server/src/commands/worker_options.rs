@@ -65,6 +65,9 @@ impl WorkerOptions {
         if let Some(cap) = file.backoff_cap {
             retry.cap = cap;
         }
+        if let Some(cap) = file.snooze_cap {
+            retry.snooze_cap = cap;
+        }
         let max_attempts = self.max_attempts.or(file.max_attempts);
         let mut limits = std::collections::HashMap::new();
         for (identifier, _) in &config.providers {
@@ -114,7 +117,6 @@ impl WorkerOptions {
                 .map(Duration::from_secs_f64)
                 .or(file.shutdown_grace)
                 .unwrap_or(defaults.shutdown_grace),
-            snooze_cap: file.snooze_cap.unwrap_or(defaults.snooze_cap),
             unknown_providers: self
                 .unknown_providers
                 .or(file.unknown_providers)

@@ -267,10 +267,8 @@ async fn a_rate_limit_snoozes_without_charging_attempts(backend: Backend) {
         "A",
         std::iter::repeat_n(Step::RetryAfter(Duration::from_secs(60)), 10),
     );
-    let config = outsync_queue::WorkerConfig {
-        snooze_cap: Duration::from_secs(300),
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.retry.snooze_cap = Duration::from_secs(300);
     let (queue, worker, clock) = setup(&t, provider.clone(), config);
     queue
         .enqueue(&t.db, "scripted", &order("A"), "test", snapshot("A", 1))
