@@ -50,6 +50,9 @@ pub enum QueueError {
     /// No job has this id.
     #[error("job {0} does not exist (already finished or cancelled?)")]
     JobNotFound(i64),
+    /// A worker task (a job's runner or the result writer) panicked or was cancelled.
+    #[error("a worker task failed")]
+    Task(#[source] tokio::task::JoinError),
     /// A job's stored data is unreadable.
     #[error("job {job}: {problem}")]
     Corrupt {

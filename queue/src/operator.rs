@@ -2,6 +2,7 @@
 
 use super::entity::{sync_queue, sync_result, sync_run};
 use super::error::QueueError;
+use super::job::{Job, JobState, StateFilter};
 use super::sql::{get, statement};
 use super::store::{RunRecord, insert_runs};
 use super::{FailureMode, Queue};
@@ -13,24 +14,11 @@ use sea_orm::{
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The state of a job, as operators filter by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobState {
-    /// Waiting to run (due now or scheduled for later).
-    Pending,
-    /// Held by a worker.
-    Running,
-    /// Stopped with any failure mode.
-    Failed,
-    /// Stopped with this failure mode.
-    FailedWith(FailureMode),
-}
-
 /// Which jobs to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
     /// Only jobs in this state.
-    pub state: Option<JobState>,
+    pub state: Option<StateFilter>,
     /// Only jobs of this provider.
     pub provider: Option<String>,
     /// Only jobs of this object.
@@ -87,10 +75,10 @@ impl fmt::Display for RunOutcome {
 }
 
 /// Everything the queue knows about one object: its jobs, stored results and latest runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectState {
-    /// Its jobs (pending, running or stopped), oldest first.
-    pub jobs: Vec<sync_queue::Model>,
+    /// Its jobs (pending, snoozed, running or stopped), oldest first.
+    pub jobs: Vec<Job>,
     /// Its stored results, by provider, mapping and child.
     pub results: Vec<sync_result::Model>,
     /// Its latest runs, newest first.
@@ -128,17 +116,29 @@ impl Queue {
         &self,
         conn: &C,
         filter: &JobFilter,
-    ) -> Result<Vec<sync_queue::Model>, QueueError> {
+    ) -> Result<Vec<Job>, QueueError> {
         use sync_queue::Column;
         let mut query = sync_queue::Entity::find().order_by_asc(Column::Id);
+        let pending = |query: sea_orm::Select<sync_queue::Entity>| {
+            query
+                .filter(Column::LeaseOwner.is_null())
+                .filter(Column::FailureMode.is_null())
+        };
         query = match filter.state {
             None => query,
-            Some(JobState::Pending) => query
-                .filter(Column::LeaseOwner.is_null())
-                .filter(Column::FailureMode.is_null()),
-            Some(JobState::Running) => query.filter(Column::LeaseOwner.is_not_null()),
-            Some(JobState::Failed) => query.filter(Column::FailureMode.is_not_null()),
-            Some(JobState::FailedWith(mode)) => query.filter(Column::FailureMode.eq(mode.as_str())),
+            Some(StateFilter::Is(JobState::Pending)) => {
+                pending(query).filter(Column::SnoozedSince.is_null())
+            }
+            Some(StateFilter::Is(JobState::Snoozed)) => {
+                pending(query).filter(Column::SnoozedSince.is_not_null())
+            }
+            Some(StateFilter::Is(JobState::Running)) => {
+                query.filter(Column::LeaseOwner.is_not_null())
+            }
+            Some(StateFilter::Stopped) => query.filter(Column::FailureMode.is_not_null()),
+            Some(StateFilter::Is(JobState::Stopped(mode))) => {
+                query.filter(Column::FailureMode.eq(mode.as_str()))
+            }
         };
         if let Some(provider) = &filter.provider {
             query = query.filter(Column::Provider.eq(provider.as_str()));
@@ -149,16 +149,21 @@ impl Queue {
                 .filter(Column::ObjectId.eq(object.id.as_str()));
         }
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
-        query
+        let rows = query
             .offset(filter.offset)
             .limit(limit)
             .all(conn)
             .await
-            .map_err(QueueError::db("listing jobs"))
+            .map_err(QueueError::db("listing jobs"))?;
+        Ok(rows.into_iter().map(Job::from).collect())
     }
 
     /// One job.
-    pub async fn job<C: ConnectionTrait>(
+    pub async fn job<C: ConnectionTrait>(&self, conn: &C, id: i64) -> Result<Job, QueueError> {
+        self.job_row(conn, id).await.map(Job::from)
+    }
+
+    async fn job_row<C: ConnectionTrait>(
         &self,
         conn: &C,
         id: i64,
@@ -175,7 +180,7 @@ impl Queue {
     /// pending job, that one is made due and this one removed (one pending job per
     /// object). A running job is left alone.
     pub async fn retry(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
-        let job = self.job(conn, id).await?;
+        let job = self.job_row(conn, id).await?;
         if job.lease_owner.is_some() {
             return Ok(());
         }
@@ -228,7 +233,7 @@ impl Queue {
     /// Removes a job, whatever its state, with a run record saying it was cancelled. A
     /// worker still running it finds its lease gone and records nothing.
     pub async fn cancel(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
-        let job = self.job(conn, id).await?;
+        let job = self.job_row(conn, id).await?;
         let tx = super::sql::begin_write(conn)
             .await
             .map_err(QueueError::db("starting a transaction"))?;

@@ -12,6 +12,7 @@ mod convert;
 mod error;
 mod evaluate;
 mod load;
+mod load_entry;
 mod locate;
 mod mode;
 mod serialize;

@@ -133,7 +133,12 @@ async fn run_task(
             SyncError::permanent(format!("the job's snapshot is not valid JSON: {error}"))
         })?,
         None => {
-            let Some(source) = &context.source else {
+            let source = context
+                .source
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let Some(source) = source else {
                 return Err(SyncError::config(
                     "the job has no snapshot and the worker has no ObjectSource to load the object",
                 ));

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use outsync_core::ObjectRef;
-use outsync_queue::{EnqueueRequest, JobFilter, JobState, QueueError, to_datetime};
+use outsync_queue::{EnqueueRequest, JobFilter, JobState, QueueError, StateFilter, to_datetime};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -156,7 +156,7 @@ pub(crate) async fn object(
         .unwrap_or(0);
     let document = json!({
         "object": {"type": object.object_type, "id": object.id},
-        "jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "state": j.failure_mode.clone().unwrap_or_else(|| if j.lease_owner.is_some() { "running".into() } else { "pending".into() }),
+        "jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "state": j.state.as_str(),
             "failed_attempts": j.failed_attempts, "not_before": to_datetime(j.not_before.max(0)).to_rfc3339(), "last_error": j.last_error})).collect::<Vec<_>>(),
         "results": results.iter().map(|r| json!({"provider": r.provider, "mapping": r.mapping_id, "child": r.child_id,
             "external_object_type": r.external_object_type, "external_id_field": r.external_id_field, "id_value": r.id_value,
@@ -205,20 +205,10 @@ pub(crate) async fn jobs(
     State(state): Shared,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let job_state = match query.get("state").map(String::as_str) {
+    let job_state = match query.get("state").map(|text| text.parse::<StateFilter>()) {
         None => None,
-        Some("pending") => Some(JobState::Pending),
-        Some("running") => Some(JobState::Running),
-        Some("failed") => Some(JobState::Failed),
-        Some(other) => match outsync_queue::FailureMode::parse(other) {
-            Some(mode) => Some(JobState::FailedWith(mode)),
-            None => {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    format!("state \"{other}\": use pending, running, failed or a failure mode"),
-                );
-            }
-        },
+        Some(Ok(filter)) => Some(filter),
+        Some(Err(message)) => return problem(StatusCode::BAD_REQUEST, format!("state: {message}")),
     };
     let limit = query
         .get("limit")
@@ -232,8 +222,9 @@ pub(crate) async fn jobs(
         ..JobFilter::default()
     };
     match state.queue.list_jobs(&state.db, &filter).await {
-        Ok(jobs) => Json(json!({"jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "object_type": j.object_type,
-            "object_id": j.object_id, "failed_attempts": j.failed_attempts, "failure_mode": j.failure_mode, "running": j.lease_owner.is_some(),
+        Ok(jobs) => Json(json!({"jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "object_type": j.object.object_type,
+            "object_id": j.object.id, "state": j.state.as_str(), "failed_attempts": j.failed_attempts,
+            "failure_mode": j.state.failure_mode().map(|mode| mode.as_str()), "running": j.state == JobState::Running,
             "last_error": j.last_error, "triggered_by": j.triggered_by})).collect::<Vec<_>>()})).into_response(),
         Err(error) => queue_problem(&error),
     }

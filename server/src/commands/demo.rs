@@ -217,7 +217,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         println!(
             "  operator runs job {} ({} {}) now: {:?}",
-            job.id, job.object_type, job.object_id, summary.outcomes
+            job.id, job.object.object_type, job.object.id, summary.outcomes
         );
     }
 

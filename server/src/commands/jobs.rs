@@ -3,7 +3,7 @@
 use super::{ConfigArg, Exit, queue_error};
 use crate::table;
 use clap::{Args, Subcommand};
-use outsync_queue::{FailureMode, JobFilter, JobState};
+use outsync_queue::{JobFilter, StateFilter};
 
 /// `outsync jobs`.
 #[derive(Args)]
@@ -16,7 +16,7 @@ pub(crate) struct JobsArgs {
 
 #[derive(Subcommand)]
 enum JobsAction {
-    /// List jobs (`--state pending|running|failed` or a failure mode).
+    /// List jobs (`--state pending|snoozed|running|failed` or a failure mode).
     List {
         /// Only jobs in this state.
         #[arg(long)]
@@ -47,21 +47,13 @@ enum JobsAction {
     },
 }
 
-fn parse_state(state: Option<&str>) -> Result<Option<JobState>, Exit> {
-    Ok(match state {
-        None => None,
-        Some("pending") => Some(JobState::Pending),
-        Some("running") => Some(JobState::Running),
-        Some("failed") => Some(JobState::Failed),
-        Some(other) => match FailureMode::parse(other) {
-            Some(mode) => Some(JobState::FailedWith(mode)),
-            None => {
-                return Err(Exit::bad_input(format!(
-                    "--state {other}: use pending, running, failed or a failure mode"
-                )));
-            }
-        },
-    })
+fn parse_state(state: Option<&str>) -> Result<Option<StateFilter>, Exit> {
+    state
+        .map(|text| {
+            text.parse()
+                .map_err(|e: String| Exit::bad_input(format!("--state: {e}")))
+        })
+        .transpose()
 }
 
 /// `outsync jobs`.
@@ -93,21 +85,12 @@ pub(crate) async fn jobs(args: &JobsArgs) -> Result<(), Exit> {
                 &jobs
                     .iter()
                     .map(|j| {
-                        let state = j.failure_mode.clone().unwrap_or_else(|| {
-                            if j.lease_owner.is_some() {
-                                "running".into()
-                            } else if j.snoozed_since.is_some() {
-                                "snoozed".into()
-                            } else {
-                                "pending".into()
-                            }
-                        });
                         vec![
                             j.id.to_string(),
                             j.provider.clone(),
-                            format!("{} {}", j.object_type, j.object_id.escape_debug()),
+                            format!("{} {}", j.object.object_type, j.object.id.escape_debug()),
                             j.failed_attempts.to_string(),
-                            state,
+                            j.state.to_string(),
                             j.last_error.clone().unwrap_or_default(),
                         ]
                     })

@@ -2,6 +2,7 @@
 //! Overview, sync problems (retry or cancel several), object pages, provider pages with
 //! their mappings and a mapping editor that validates through the server.
 
+mod editor;
 mod html;
 mod pages;
 mod session;
@@ -32,9 +33,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/dashboard/objects/{object_type}/{object_id}/sync",
             post(pages::sync_object_now),
         )
-        .route("/dashboard/providers/{provider}", get(pages::provider))
-        .route("/dashboard/providers/{provider}/editor", get(pages::editor))
-        .route("/dashboard/mappings/validate", post(pages::validate))
+        .route("/dashboard/providers/{provider}", get(editor::provider))
+        .route(
+            "/dashboard/providers/{provider}/editor",
+            get(editor::editor),
+        )
+        .route("/dashboard/mappings/validate", post(editor::validate))
         .route("/dashboard/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(state, require_session));
     Router::new()

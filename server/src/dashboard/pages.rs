@@ -8,13 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use outsync_core::ObjectRef;
-use outsync_core::mapping::ObjectMapping;
-use outsync_queue::{JobFilter, JobState, to_datetime};
-use serde_json::json;
-use std::collections::BTreeMap;
+use outsync_queue::{JobFilter, StateFilter, to_datetime};
 use std::sync::Arc;
 
-type Shared = State<Arc<AppState>>;
+pub(super) type Shared = State<Arc<AppState>>;
 type Fields = Form<Vec<(String, String)>>;
 
 fn when(ms: i64) -> String {
@@ -28,13 +25,13 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
-fn csrf(state: &AppState, headers: &HeaderMap) -> String {
+pub(super) fn csrf(state: &AppState, headers: &HeaderMap) -> String {
     session::session_id(headers)
         .and_then(|id| state.sessions.csrf(&id))
         .unwrap_or_default()
 }
 
-fn csrf_ok(state: &AppState, headers: &HeaderMap, given: Option<&str>) -> bool {
+pub(super) fn csrf_ok(state: &AppState, headers: &HeaderMap, given: Option<&str>) -> bool {
     let expected = csrf(state, headers);
     !expected.is_empty() && given == Some(expected.as_str())
 }
@@ -152,7 +149,7 @@ pub(crate) async fn overview(State(state): Shared) -> Response {
 
 pub(crate) async fn problems(State(state): Shared, headers: HeaderMap) -> Response {
     let filter = JobFilter {
-        state: Some(JobState::Failed),
+        state: Some(StateFilter::Stopped),
         limit: 500,
         ..JobFilter::default()
     };
@@ -167,8 +164,8 @@ pub(crate) async fn problems(State(state): Shared, headers: HeaderMap) -> Respon
                 format!("<input type=\"checkbox\" name=\"id\" value=\"{}\" aria-label=\"select job {}\">", j.id, j.id),
                 j.id.to_string(),
                 escape(&j.provider),
-                object_link(&j.object_type, &j.object_id),
-                format!("<span class=\"bad\">{}</span>", escape(j.failure_mode.as_deref().unwrap_or(""))),
+                object_link(&j.object.object_type, &j.object.id),
+                format!("<span class=\"bad\">{}</span>", escape(j.state.as_str())),
                 j.failed_attempts.to_string(),
                 escape(j.last_error.as_deref().unwrap_or("")),
             ]
@@ -251,16 +248,9 @@ pub(crate) async fn object(
             .iter()
             .filter(|j| j.provider == provider)
             .map(|j| {
-                let job_state = j.failure_mode.clone().unwrap_or_else(|| {
-                    if j.lease_owner.is_some() {
-                        "running".into()
-                    } else {
-                        "pending".into()
-                    }
-                });
                 vec![
                     j.id.to_string(),
-                    escape(&job_state),
+                    escape(j.state.as_str()),
                     when(j.not_before.max(0)),
                     j.failed_attempts.to_string(),
                     escape(j.last_error.as_deref().unwrap_or("")),
@@ -345,7 +335,10 @@ pub(crate) async fn sync_object_now(
     };
     match state.queue.list_jobs(&state.db, &filter).await {
         Ok(jobs) => {
-            for job in jobs.iter().filter(|j| j.lease_owner.is_none()) {
+            for job in jobs
+                .iter()
+                .filter(|j| j.state != outsync_queue::JobState::Running)
+            {
                 if let Err(error) = state.worker.run_job_now(job.id).await {
                     tracing::warn!(%error, job = job.id, "sync now failed");
                 }
@@ -354,156 +347,4 @@ pub(crate) async fn sync_object_now(
         Err(error) => return failure(&error),
     }
     Redirect::to(&format!("/dashboard/objects/{object_type}/{object_id}")).into_response()
-}
-
-fn fields_by_model(state: &AppState) -> String {
-    let mut by_model: BTreeMap<&str, Vec<Vec<String>>> = BTreeMap::new();
-    for field in state.schema.fields() {
-        let options: Vec<&str> = field.options.iter().map(|o| o.value.as_str()).collect();
-        by_model.entry(field.model.as_str()).or_default().push(vec![
-            format!("<code>{}</code>", escape(&field.key)),
-            escape(&field.label),
-            escape(&field.category),
-            escape(field.field_type.as_str()),
-            escape(&options.join(", ")),
-        ]);
-    }
-    by_model
-        .into_iter()
-        .map(|(model, rows)| {
-            format!(
-                "<h3>{}</h3>{}",
-                escape(model),
-                table(&["key", "label", "category", "type", "options"], &rows)
-            )
-        })
-        .collect()
-}
-
-fn mappings_json(mappings: &[ObjectMapping]) -> String {
-    let list: Vec<serde_json::Value> = mappings.iter().map(ObjectMapping::to_json).collect();
-    serde_json::to_string_pretty(&list).unwrap_or_default()
-}
-
-pub(crate) async fn provider(State(state): Shared, Path(id): Path<String>) -> Response {
-    let Some(provider) = state.providers.iter().find(|p| p.identifier() == id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html(page(
-                "Not found",
-                &format!("<p>No provider \"{}\" is configured.</p>", escape(&id)),
-            )),
-        )
-            .into_response();
-    };
-    let body = format!(
-        "<p><a href=\"/dashboard/providers/{}/editor\">Edit mappings</a> · max attempts {}</p><h2>Mappings</h2><pre>{}</pre><h2>Source fields</h2>{}",
-        escape(&id),
-        provider.max_attempts(),
-        escape(&mappings_json(provider.mappings())),
-        fields_by_model(&state)
-    );
-    Html(page(provider.display_name(), &body)).into_response()
-}
-
-fn schema_fields_json(state: &AppState) -> String {
-    let fields: Vec<serde_json::Value> = state
-        .schema
-        .fields()
-        .iter()
-        .map(|f| {
-            json!({"key": f.key, "label": f.label, "model": f.model, "type": f.field_type.as_str(),
-                        "options": f.options.iter().map(|o| o.value.clone()).collect::<Vec<_>>()})
-        })
-        .collect();
-    // Safe inside <script>: no "</" can close the element.
-    serde_json::Value::Array(fields)
-        .to_string()
-        .replace("</", "<\\/")
-}
-
-const EDITOR_SCRIPT: &str = r#"
-const fields = JSON.parse(document.getElementById('fields').textContent);
-const json = document.getElementById('json');
-const pick = document.getElementById('field');
-const models = [...new Set(fields.map(f => f.model))];
-for (const model of models) {
-  const group = document.createElement('optgroup'); group.label = model;
-  for (const f of fields.filter(f => f.model === model)) {
-    const o = document.createElement('option'); o.value = f.key; o.textContent = f.key + ' (' + f.type + ')'; group.appendChild(o);
-  }
-  pick.appendChild(group);
-}
-function showValueMap() {
-  const f = fields.find(f => f.key === pick.value); const box = document.getElementById('valuemap'); box.innerHTML = '';
-  if (!f || f.options.length === 0) { box.textContent = 'no value map: not an enum field'; return; }
-  for (const option of f.options) {
-    const label = document.createElement('label'); label.textContent = option + ' → ';
-    const input = document.createElement('input'); input.dataset.option = option; input.placeholder = option;
-    label.appendChild(input); box.appendChild(label); box.appendChild(document.createElement('br'));
-  }
-}
-pick.onchange = showValueMap; showValueMap();
-document.getElementById('add').onclick = () => {
-  let list; try { list = JSON.parse(json.value); } catch (e) { alert('Fix the JSON first: ' + e); return; }
-  const index = Number(document.getElementById('mapping').value) || 0;
-  if (!list[index]) { alert('No mapping #' + index); return; }
-  const entry = {source_field: pick.value, external_field: document.getElementById('external').value, mode: document.getElementById('mode').value};
-  const map = {}; for (const input of document.querySelectorAll('#valuemap input')) { if (input.value) map[input.dataset.option] = input.value; }
-  if (Object.keys(map).length) entry.value_map = map;
-  (list[index].property_mappings = list[index].property_mappings || []).push(entry);
-  json.value = JSON.stringify(list, null, 2);
-};
-document.getElementById('validate').onclick = async () => {
-  const r = await fetch('/dashboard/mappings/validate', {method: 'POST', headers: {'content-type': 'application/json', 'x-csrf-token': document.getElementById('csrf').value}, body: json.value});
-  const v = await r.json(); const out = document.getElementById('result'); out.innerHTML = '';
-  if (v.valid) { out.className = 'ok'; out.textContent = 'Valid: ' + v.mappings + ' mapping(s).'; }
-  else { out.className = 'bad'; for (const p of v.problems) { const li = document.createElement('li'); li.textContent = p; out.appendChild(li); } }
-};
-"#;
-
-pub(crate) async fn editor(
-    State(state): Shared,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let Some(provider) = state.providers.iter().find(|p| p.identifier() == id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html(page("Not found", "<p>No such provider.</p>")),
-        )
-            .into_response();
-    };
-    let body = format!(
-        "<p>Edit the JSON (outsync's or pretix's format), or add an entry with the form, and validate it against the schema. Saving happens in the configuration file.</p>\
-         <fieldset><legend>Add a property</legend>\
-         <label>to mapping # <input id=\"mapping\" type=\"number\" value=\"0\" min=\"0\" style=\"width:4em\"></label> \
-         <label>source field <select id=\"field\"></select></label> \
-         <label>external field <input id=\"external\"></label> \
-         <label>mode <select id=\"mode\"><option>overwrite</option><option>if_new</option><option>if_empty</option><option>append</option></select></label>\
-         <div id=\"valuemap\"></div><button id=\"add\" type=\"button\">Add</button></fieldset>\
-         <input type=\"hidden\" id=\"csrf\" value=\"{}\"><textarea id=\"json\" spellcheck=\"false\">{}</textarea>\
-         <p><button id=\"validate\" type=\"button\">Validate</button></p><ul id=\"result\"></ul>\
-         <h2>Source fields</h2>{}<script type=\"application/json\" id=\"fields\">{}</script><script>{EDITOR_SCRIPT}</script>",
-        escape(&csrf(&state, &headers)),
-        escape(&mappings_json(provider.mappings())),
-        fields_by_model(&state),
-        schema_fields_json(&state)
-    );
-    Html(page(
-        &format!("Mapping editor: {}", provider.display_name()),
-        &body,
-    ))
-    .into_response()
-}
-
-pub(crate) async fn validate(State(state): Shared, headers: HeaderMap, body: String) -> Response {
-    let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if !csrf_ok(&state, &headers, given) {
-        return (StatusCode::FORBIDDEN, axum::Json(json!({"valid": false, "problems": ["missing or stale CSRF token: reload the page"]}))).into_response();
-    }
-    match ObjectMapping::load_all(&body, &state.schema) {
-        Ok(mappings) => axum::Json(json!({"valid": true, "mappings": mappings.len()})).into_response(),
-        Err(error) => axum::Json(json!({"valid": false, "problems": error.problems.iter().map(ToString::to_string).collect::<Vec<_>>()})).into_response(),
-    }
 }

@@ -141,7 +141,7 @@ fn enqueue_sync_status_jobs_and_preview() {
         "{}",
         text(&output)
     );
-    let output = run(&["jobs", "--config", config, "list", "--state", "pending"]);
+    let output = run(&["jobs", "--config", config, "list", "--state", "snoozed"]);
     assert!(
         text(&output).contains("cannot connect to Basket at http://127.0.0.1:9"),
         "{}",
@@ -618,7 +618,7 @@ async fn every_job_and_sync_endpoint_answers() {
         422
     );
 
-    // Wait until the worker has tried both (the target is down) and holds neither.
+    // Wait until the worker has tried both (the target is down: they snooze) and holds neither.
     for _ in 0..100 {
         let running: serde_json::Value = http
             .get(url("/api/jobs?state=running"))
@@ -629,8 +629,8 @@ async fn every_job_and_sync_endpoint_answers() {
             .json()
             .await
             .unwrap();
-        let pending: serde_json::Value = http
-            .get(url("/api/jobs?state=pending"))
+        let snoozed: serde_json::Value = http
+            .get(url("/api/jobs?state=snoozed"))
             .bearer_auth(TOKEN)
             .send()
             .await
@@ -638,11 +638,11 @@ async fn every_job_and_sync_endpoint_answers() {
             .json()
             .await
             .unwrap();
-        let tried = pending["jobs"]
+        let tried = snoozed["jobs"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|j| j["failed_attempts"].as_i64() >= Some(1))
+            .filter(|j| j["failed_attempts"] == 0 && j["state"] == "snoozed")
             .count();
         if running["jobs"].as_array().unwrap().is_empty() && tried == 2 {
             break;
@@ -650,7 +650,7 @@ async fn every_job_and_sync_endpoint_answers() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let jobs: serde_json::Value = http
-        .get(url("/api/jobs?state=pending"))
+        .get(url("/api/jobs?state=snoozed"))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -723,7 +723,10 @@ async fn every_job_and_sync_endpoint_answers() {
         .unwrap()
         .to_owned();
     let body: serde_json::Value = state.json().await.unwrap();
-    assert_eq!(body["jobs"][0]["state"], "pending", "{body}");
+    assert_eq!(
+        body["jobs"][0]["state"], "snoozed",
+        "the target is down: {body}"
+    );
     assert!(!body["runs"].as_array().unwrap().is_empty());
     let since = http
         .get(url("/api/objects/UserProfile/1"))
@@ -1094,7 +1097,7 @@ impl Drop for Browser {
         // A failed test never reached `quit`: Chromium outlives chromedriver, so stop the
         // processes that use this test's profile.
         let _ = Command::new("pkill")
-            .arg("-f")
+            .args(["-f", "--"])
             .arg(format!("--user-data-dir={}", self.profile.display()))
             .status();
     }

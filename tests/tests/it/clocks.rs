@@ -3,7 +3,7 @@
 
 use crate::queue_support::*;
 use outsync_core::OutboundSyncProvider;
-use outsync_queue::{Clock, DatabaseClock, JobFilter, JobState, Queue, SystemClock};
+use outsync_queue::{Clock, DatabaseClock, JobFilter, JobState, Queue, StateFilter, SystemClock};
 use outsync_queue::{Worker, WorkerConfig};
 use outsync_tests::db::{Backend, fresh};
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
@@ -75,7 +75,7 @@ async fn a_host_ten_minutes_fast_does_not_take_back_live_leases() {
         .list_jobs(
             &t.db,
             &JobFilter {
-                state: Some(JobState::Running),
+                state: Some(StateFilter::Is(JobState::Running)),
                 ..JobFilter::default()
             },
         )

@@ -5,8 +5,7 @@
 use crate::queue_processes::ONE_AT_A_TIME;
 use crate::queue_support::report_figure;
 use outsync_core::{ObjectRef, OutboundSyncProvider};
-use outsync_queue::entity::sync_queue;
-use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy};
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy, StateFilter};
 use outsync_queue::{EnqueueOptions, WorkerConfig};
 use outsync_tests::db::{Backend, TestDb, fresh, fresh_on_postgres};
 use outsync_tests::flaky_target::{FaultRates, FlakyConfig, FlakyTarget};
@@ -45,7 +44,7 @@ fn codes(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}{i}")).collect()
 }
 
-async fn jobs_in(db: &TestDb, state: JobState) -> Vec<sync_queue::Model> {
+async fn jobs_in(db: &TestDb, state: StateFilter) -> Vec<outsync_queue::Job> {
     Queue::new(Vec::<String>::new())
         .list_jobs(
             &db.db,
@@ -126,10 +125,10 @@ async fn poison_objects_stop_with_a_message_and_do_not_hold_up_the_rest() {
         drain_normal_objects(&db, &provider, &normal, &poison, &config).await;
 
     // The rest drained while the hanging syncs were still hanging.
-    let running: HashSet<String> = jobs_in(&db, JobState::Running)
+    let running: HashSet<String> = jobs_in(&db, StateFilter::Is(JobState::Running))
         .await
         .into_iter()
-        .map(|job| job.object_id)
+        .map(|job| job.object.id)
         .collect();
     assert_eq!(
         running,
@@ -143,7 +142,7 @@ async fn poison_objects_stop_with_a_message_and_do_not_hold_up_the_rest() {
     ));
 
     let started = Instant::now();
-    while jobs_in(&db, JobState::Failed).await.len() < poison.len() {
+    while jobs_in(&db, StateFilter::Stopped).await.len() < poison.len() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "hangs not stopped"
@@ -151,16 +150,24 @@ async fn poison_objects_stop_with_a_message_and_do_not_hold_up_the_rest() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     workers.stop().await;
-    for job in jobs_in(&db, JobState::Failed).await {
+    for job in jobs_in(&db, StateFilter::Stopped).await {
         let message = job.last_error.clone().unwrap_or_default();
-        if job.object_id.starts_with("PANIC") {
-            assert_eq!(job.failure_mode.as_deref(), Some("internal"), "{job:?}");
+        if job.object.id.starts_with("PANIC") {
+            assert_eq!(
+                job.state.failure_mode().map(|m| m.as_str()),
+                Some("internal"),
+                "{job:?}"
+            );
             assert_eq!(
                 message,
-                format!("the sync panicked: scripted panic for {}", job.object_id)
+                format!("the sync panicked: scripted panic for {}", job.object.id)
             );
         } else {
-            assert_eq!(job.failure_mode.as_deref(), Some("timeout"), "{job:?}");
+            assert_eq!(
+                job.state.failure_mode().map(|m| m.as_str()),
+                Some("timeout"),
+                "{job:?}"
+            );
             assert_eq!(
                 message,
                 "the sync did not finish within 5 s and was stopped"
@@ -220,7 +227,7 @@ async fn an_outage_longer_than_the_backoff_cap_ends_with_every_job_synced() {
         .expect("list jobs");
     assert_eq!(jobs.len(), 300);
     assert!(
-        jobs.iter().all(|job| job.failure_mode.is_none()
+        jobs.iter().all(|job| job.state.failure_mode().is_none()
             && job.failed_attempts == 0
             && job.snoozed_since.is_some()
             && job
@@ -229,7 +236,7 @@ async fn an_outage_longer_than_the_backoff_cap_ends_with_every_job_synced() {
                 .is_some_and(|e| e.contains("the target did not answer"))),
         "jobs snooze without attempts charged, with the outage's message: {:?}",
         jobs.iter()
-            .find(|job| job.failure_mode.is_some() || job.failed_attempts != 0)
+            .find(|job| job.state.is_stopped() || job.failed_attempts != 0)
     );
 
     target.bring_up().await;

@@ -387,7 +387,7 @@ async fn mailman_down_mid_run_then_back_loses_nothing() {
             .list_jobs(
                 &db,
                 &JobFilter {
-                    state: Some(outsync_queue::JobState::Failed),
+                    state: Some(outsync_queue::StateFilter::Stopped),
                     ..JobFilter::default()
                 },
             )

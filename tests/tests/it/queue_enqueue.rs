@@ -2,7 +2,7 @@
 
 use crate::queue_support::*;
 use outsync_queue::EnqueueOptions;
-use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue};
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, StateFilter};
 use outsync_tests::db::both;
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use sea_orm::TransactionTrait;
@@ -79,7 +79,7 @@ async fn an_enqueue_during_the_sync_makes_it_sync_again_afterwards() {
             .list_jobs(
                 &t.db,
                 &JobFilter {
-                    state: Some(JobState::Running),
+                    state: Some(StateFilter::Is(JobState::Running)),
                     ..JobFilter::default()
                 },
             )

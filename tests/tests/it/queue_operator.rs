@@ -24,7 +24,7 @@ async fn statistics_results_runs_cancel_and_pruning() {
             .await
             .unwrap()
             .into_iter()
-            .find(|j| j.object_id == "X")
+            .find(|j| j.object.id == "X")
             .unwrap();
         queue.cancel(&t.db, x.id).await.unwrap();
         let stats = queue.stats(&t.db).await.unwrap();

@@ -3,7 +3,7 @@
 
 use outsync_core::ObjectRef;
 use outsync_queue::EnqueueOptions;
-use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue};
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, StateFilter};
 use outsync_tests::db::{Backend, TestDb, fresh, temp_dir};
 use outsync_tests::file_target::read_lines;
 use outsync_tests::workers::wait_for_exit;
@@ -89,7 +89,7 @@ async fn sigkill_mid_run(backend: Backend) {
         .list_jobs(
             &db.db,
             &JobFilter {
-                state: Some(JobState::Running),
+                state: Some(StateFilter::Is(JobState::Running)),
                 limit: 10_000,
                 ..JobFilter::default()
             },

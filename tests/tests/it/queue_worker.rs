@@ -4,7 +4,7 @@
 use crate::queue_support::*;
 use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
-use outsync_queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy};
+use outsync_queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy, StateFilter};
 use outsync_tests::db::{Backend, both};
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use serde_json::{Value, json};
@@ -12,10 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-async fn only_job(
-    queue: &Queue,
-    t: &outsync_tests::db::TestDb,
-) -> outsync_queue::entity::sync_queue::Model {
+async fn only_job(queue: &Queue, t: &outsync_tests::db::TestDb) -> outsync_queue::Job {
     let jobs = queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     jobs.into_iter().next().unwrap()
@@ -98,7 +95,7 @@ async fn max_attempts_end_in_exceeded_until_an_operator_retries() {
         assert_eq!(provider.calls_for("A"), 3);
         let job = only_job(&queue, &t).await;
         assert_eq!(
-            job.failure_mode.as_deref(),
+            job.state.failure_mode().map(|m| m.as_str()),
             Some("exceeded"),
             "{:?}",
             t.backend
@@ -136,7 +133,7 @@ async fn permanent_and_config_errors_stop_without_further_attempts() {
             .list_jobs(
                 &t.db,
                 &JobFilter {
-                    state: Some(JobState::Failed),
+                    state: Some(StateFilter::Stopped),
                     ..JobFilter::default()
                 },
             )
@@ -144,11 +141,16 @@ async fn permanent_and_config_errors_stop_without_further_attempts() {
             .unwrap();
         let modes: HashMap<String, Option<String>> = failed
             .iter()
-            .map(|j| (j.object_id.clone(), j.failure_mode.clone()))
+            .map(|j| {
+                (
+                    j.object.id.clone(),
+                    j.state.failure_mode().map(|m| m.to_string()),
+                )
+            })
             .collect();
         assert_eq!(modes["P"].as_deref(), Some("permanent"), "{:?}", t.backend);
         assert_eq!(modes["C"].as_deref(), Some("config"));
-        let config_job = failed.iter().find(|j| j.object_id == "C").unwrap();
+        let config_job = failed.iter().find(|j| j.object.id == "C").unwrap();
         assert_eq!(
             config_job.last_error.as_deref(),
             Some("mapping records: bad API key (HTTP 401)")
@@ -157,7 +159,7 @@ async fn permanent_and_config_errors_stop_without_further_attempts() {
             .list_jobs(
                 &t.db,
                 &JobFilter {
-                    state: Some(JobState::FailedWith(FailureMode::Config)),
+                    state: Some(StateFilter::Is(JobState::Stopped(FailureMode::Config))),
                     ..JobFilter::default()
                 },
             )
@@ -186,7 +188,10 @@ async fn a_panic_ends_in_internal_and_the_worker_keeps_going() {
         assert_eq!(summary.count("internal"), 1, "{:?}", t.backend);
         assert_eq!(summary.count("success"), 2);
         let job = only_job(&queue, &t).await;
-        assert_eq!(job.failure_mode.as_deref(), Some("internal"));
+        assert_eq!(
+            job.state.failure_mode().map(|m| m.as_str()),
+            Some("internal")
+        );
         assert_eq!(
             job.last_error.as_deref(),
             Some("the sync panicked: scripted panic for BOOM")
@@ -214,7 +219,10 @@ async fn a_hanging_sync_ends_in_timeout() {
         assert_eq!(summary.count("timeout"), 1, "{:?}", t.backend);
         assert_eq!(summary.count("success"), 1);
         let job = only_job(&queue, &t).await;
-        assert_eq!(job.failure_mode.as_deref(), Some("timeout"));
+        assert_eq!(
+            job.state.failure_mode().map(|m| m.as_str()),
+            Some("timeout")
+        );
         assert_eq!(
             job.last_error.as_deref(),
             Some("the sync did not finish within 0.3 s and was stopped")
@@ -276,7 +284,7 @@ async fn expired_leases_are_taken_back_and_stale_acks_do_not_count() {
         clock.advance(61_000);
         assert_eq!(second.reap().await.unwrap(), 1, "{:?}", t.backend);
         let job = only_job(&queue, &t).await;
-        assert_eq!(job.lease_owner, None);
+        assert_eq!(job.worker, None);
         assert_eq!(job.failed_attempts, 1);
         assert_eq!(second.drain().await.unwrap().count("success"), 1);
         // The first worker wakes up late; its result must not count.
@@ -436,8 +444,8 @@ async fn shutdown_releases_jobs_that_do_not_finish_in_time() {
         let summary = running.await.unwrap();
         assert_eq!(summary.count("released"), 1, "{:?}", t.backend);
         let job = only_job(&queue, &t).await;
-        assert_eq!(job.lease_owner, None, "released for another worker");
-        assert_eq!(job.failure_mode, None);
+        assert_eq!(job.worker, None, "released for another worker");
+        assert_eq!(job.state, JobState::Pending);
         assert_eq!(job.failed_attempts, 0, "a release is not a failed attempt");
     }
 }
@@ -472,7 +480,7 @@ async fn lease_expiry_can_be_a_timeout_by_policy() {
         assert_eq!(worker.reap().await.unwrap(), 1);
         let job = only_job(&queue, &t).await;
         assert_eq!(
-            job.failure_mode.as_deref(),
+            job.state.failure_mode().map(|m| m.as_str()),
             Some("timeout"),
             "{:?}",
             t.backend

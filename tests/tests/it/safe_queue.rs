@@ -4,7 +4,7 @@
 use crate::queue_support::{START, job_count, order, setup, snapshot, test_config};
 use outsync_core::{ObjectRef, OutboundSyncProvider};
 use outsync_queue::{EnqueueOptions, UnknownProviders, Worker};
-use outsync_queue::{JobFilter, JobState, ManualClock, Queue, QueueError};
+use outsync_queue::{JobFilter, ManualClock, Queue, QueueError, StateFilter};
 use outsync_tests::db::{Backend, TestDb, fresh};
 use outsync_tests::scripted::ScriptedProvider;
 use serde_json::{Value, json};
@@ -80,7 +80,7 @@ async fn stop_policy_and_purge(backend: Backend) {
         .list_jobs(
             &t.db,
             &JobFilter {
-                state: Some(JobState::Failed),
+                state: Some(StateFilter::Stopped),
                 ..JobFilter::default()
             },
         )
@@ -281,7 +281,7 @@ async fn a_rate_limit_snoozes_without_charging_attempts(backend: Backend) {
         let job = &queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap()[0];
         assert_eq!(job.failed_attempts, 0, "round {round}");
         assert_eq!(job.snoozed_since, Some(START), "round {round}");
-        assert!(job.failure_mode.is_none());
+        assert!(job.state.failure_mode().is_none());
         clock.advance(60_000);
     }
     // Past the cap, a 429 counts: attempt 1, and the snooze window starts over.
