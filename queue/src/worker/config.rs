@@ -60,7 +60,7 @@ impl Default for WorkerConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum UnknownProviders {
     /// Leave them queued for a worker that runs them; warn once per provider and count
-    /// them ([`Worker::unknown_provider_jobs`]). The default.
+    /// them ([`Worker::unknown_provider_jobs`](super::Worker::unknown_provider_jobs)). The default.
     #[default]
     Keep,
     /// Stop them with failure mode `config`, so that they show among the sync problems
