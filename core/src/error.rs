@@ -1,6 +1,7 @@
 //! The error a provider returns from a sync, and what it means for the retry queue.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why syncing an object failed, and therefore what the queue does next.
@@ -28,9 +29,10 @@ pub enum SyncError {
         /// How long the external system asked us to wait (e.g. from `Retry-After`).
         retry_after: Option<Duration>,
         /// The external system as a whole is unreachable (connection refused, HTTP
-        /// 502/503/504), not this object: the attempt does not count towards
-        /// `max_attempts`, so an outage of any length ends with the jobs synced.
+        /// 502/503/504), not this object: the job snoozes instead of using up attempts.
         target_unavailable: bool,
+        /// The error that caused it, if kept ([`SyncError::with_source`]).
+        cause: Option<Cause>,
     },
     /// The external system rejected the object; retrying the same data cannot help.
     Permanent {
@@ -38,6 +40,8 @@ pub enum SyncError {
         messages: Vec<String>,
         /// Optional details.
         full_message: Option<String>,
+        /// The error that caused it, if kept ([`SyncError::with_source`]).
+        cause: Option<Cause>,
     },
     /// The configuration is wrong and must be fixed by an operator.
     Config {
@@ -45,18 +49,47 @@ pub enum SyncError {
         messages: Vec<String>,
         /// Optional details.
         full_message: Option<String>,
+        /// The error that caused it, if kept ([`SyncError::with_source`]).
+        cause: Option<Cause>,
     },
 }
 
-/// The queue's name for the way a job failed, as stored in `sync_queue.failure_mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureKind {
-    /// [`SyncError::Recoverable`].
-    Recoverable,
-    /// [`SyncError::Permanent`].
-    Permanent,
-    /// [`SyncError::Config`].
-    Config,
+/// The error that caused a [`SyncError`], kept for [`std::error::Error::source`]. Two
+/// causes are equal when their texts are.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// The cause itself.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+/// `error` and its causes, each after a `": "` (`connecting: connection refused`).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl SyncError {
@@ -67,6 +100,7 @@ impl SyncError {
             full_message: None,
             retry_after: None,
             target_unavailable: false,
+            cause: None,
         }
     }
 
@@ -79,6 +113,7 @@ impl SyncError {
             full_message: None,
             retry_after: None,
             target_unavailable: true,
+            cause: None,
         }
     }
 
@@ -87,6 +122,7 @@ impl SyncError {
         Self::Permanent {
             messages: vec![message.into()],
             full_message: None,
+            cause: None,
         }
     }
 
@@ -95,6 +131,7 @@ impl SyncError {
         Self::Config {
             messages: vec![message.into()],
             full_message: None,
+            cause: None,
         }
     }
 
@@ -103,6 +140,7 @@ impl SyncError {
         Self::Config {
             messages,
             full_message: None,
+            cause: None,
         }
     }
 
@@ -165,13 +203,32 @@ impl SyncError {
         }
     }
 
-    /// Which kind of failure this is.
-    pub fn kind(&self) -> FailureKind {
-        match self {
-            Self::Recoverable { .. } => FailureKind::Recoverable,
-            Self::Permanent { .. } => FailureKind::Permanent,
-            Self::Config { .. } => FailureKind::Config,
-        }
+    /// Keeps `cause` as the error's [`source`](std::error::Error::source) and, unless
+    /// details were attached already, its text and causes as the details
+    /// ([`SyncError::full_message`]).
+    #[must_use]
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let details = chain(&cause);
+        let (slot, full_message) = match &mut self {
+            Self::Recoverable {
+                cause: slot,
+                full_message,
+                ..
+            }
+            | Self::Permanent {
+                cause: slot,
+                full_message,
+                ..
+            }
+            | Self::Config {
+                cause: slot,
+                full_message,
+                ..
+            } => (slot, full_message),
+        };
+        *slot = Some(Cause(Arc::new(cause)));
+        full_message.get_or_insert(details);
+        self
     }
 
     /// Puts `context` in front of every message, e.g. the mapping that failed.
@@ -201,7 +258,44 @@ impl fmt::Display for SyncError {
     }
 }
 
-impl std::error::Error for SyncError {}
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Recoverable { cause, .. }
+            | Self::Permanent { cause, .. }
+            | Self::Config { cause, .. } => cause
+                .as_ref()
+                .map(|cause| cause.get() as &(dyn std::error::Error + 'static)),
+        }
+    }
+}
 
 /// The result type of sync operations.
 pub type SyncResult<T> = Result<T, SyncError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn keeps_its_cause_as_source_and_details() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = SyncError::unavailable("cannot connect").with_source(io);
+        assert_eq!(
+            error.source().map(ToString::to_string).as_deref(),
+            Some("refused")
+        );
+        assert_eq!(error.full_message(), Some("refused"));
+        assert_eq!(error.to_string(), "temporary sync failure: cannot connect");
+        let with_details = SyncError::permanent("x")
+            .with_full_message("the body")
+            .with_source(std::fmt::Error);
+        assert_eq!(with_details.full_message(), Some("the body"));
+        assert!(with_details.source().is_some());
+        assert_eq!(
+            chain(&error),
+            "temporary sync failure: cannot connect: refused"
+        );
+    }
+}

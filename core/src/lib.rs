@@ -24,7 +24,7 @@ pub mod secret;
 pub mod source;
 pub mod sync;
 
-pub use error::{FailureKind, SyncError, SyncResult};
+pub use error::{Cause, SyncError, SyncResult};
 pub use provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, PreviousResult, PreviousResults,
     SourceObject, SyncAction, SyncOptions, SyncOutcome, SyncRequest,

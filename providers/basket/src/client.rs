@@ -115,13 +115,13 @@ impl BasketClient {
         let response = request
             .send()
             .await
-            .map_err(|error| self.transport_error(call, &error))?;
+            .map_err(|error| self.transport_error(call, error))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
             .text()
             .await
-            .map_err(|error| self.transport_error(call, &error))?;
+            .map_err(|error| self.transport_error(call, error))?;
         Ok(RawAnswer {
             status,
             headers,
@@ -143,7 +143,7 @@ impl BasketClient {
         self.send_raw(call, request).await
     }
 
-    fn transport_error(&self, call: Call<'_>, error: &reqwest::Error) -> SyncError {
+    fn transport_error(&self, call: Call<'_>, error: reqwest::Error) -> SyncError {
         // reqwest's messages carry the URL (no credentials: the key travels in a header).
         if error.is_timeout() {
             SyncError::recoverable(format!(
@@ -156,23 +156,12 @@ impl BasketClient {
                 "{}: cannot connect to Basket at {}",
                 call.what, self.config.base_url
             ))
-            .with_full_message(error_chain(error))
+            .with_source(error)
         } else {
             SyncError::recoverable(format!("{}: the request to Basket failed", call.what))
-                .with_full_message(error_chain(error))
+                .with_source(error)
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The wait a 429 asks for: `Retry-After` in seconds (an HTTP date counts as 60 s).

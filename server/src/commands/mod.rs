@@ -18,7 +18,7 @@ pub(crate) use queue::{WorkerArgs, migrate, status, sync, worker};
 pub(crate) use serve::{ServeArgs, serve};
 pub(crate) use worker_options::WorkerOptions;
 
-use crate::config::{Access, Config, error_chain};
+use crate::config::{Access, Config};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -109,7 +109,9 @@ impl From<outsync_queue::QueueError> for Exit {
 
 /// A queue error with its causes, naming the queue database when it is the database's.
 pub(crate) fn queue_error(error: outsync_queue::QueueError) -> String {
-    let causes = error_chain(&error);
+    let causes = std::error::Error::source(&error)
+        .map(outsync_core::error::chain)
+        .unwrap_or_default();
     let database = matches!(error, outsync_queue::QueueError::Database { .. })
         .then(crate::config::database_description)
         .flatten();

@@ -317,17 +317,6 @@ fn read_providers(
         .collect()
 }
 
-/// The causes of an error, joined.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
-}
-
 fn computed() -> ComputedFields {
     outsync_basket::computed_fields()
 }
