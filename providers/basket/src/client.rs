@@ -2,10 +2,10 @@
 
 use crate::config::BasketConfig;
 use outsync_core::SyncError;
+use outsync_http::status::{transient_error, transport_error, truncated};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use serde_json::Value;
-use std::time::Duration;
 
 /// Basket's error codes that change what outsync does.
 pub(crate) mod codes {
@@ -146,42 +146,15 @@ impl BasketClient {
     fn transport_error(&self, call: Call<'_>, error: reqwest::Error) -> SyncError {
         // reqwest's messages carry the URL (no credentials: the key travels in a header).
         if error.is_timeout() {
-            SyncError::recoverable(format!(
+            return SyncError::recoverable(format!(
                 "{}: Basket did not answer within {} s",
                 call.what,
                 self.config.timeout.as_secs_f64()
             ))
-        } else if error.is_connect() {
-            SyncError::unavailable(format!(
-                "{}: cannot connect to Basket at {}",
-                call.what, self.config.base_url
-            ))
-            .with_source(error)
-        } else {
-            SyncError::recoverable(format!("{}: the request to Basket failed", call.what))
-                .with_source(error)
+            .with_source(error);
         }
+        transport_error(call.what, "Basket", &self.config.base_url, error)
     }
-}
-
-/// The wait a 429 asks for: `Retry-After` in seconds (an HTTP date counts as 60 s).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().to_owned();
-    Some(match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => Duration::from_secs(60),
-    })
-}
-
-fn truncated(body: &str) -> String {
-    if body.len() <= BODY_LIMIT {
-        return body.to_owned();
-    }
-    let mut end = BODY_LIMIT;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &body[..end], body.len())
 }
 
 /// Basket's error envelope: `{"status": "error", "desc": …, "code": N}`.
@@ -212,7 +185,7 @@ pub(crate) fn classify(
             "HTTP {} from {}: {}",
             status.as_u16(),
             call.path,
-            truncated(body)
+            truncated(body, BODY_LIMIT)
         )
     };
     let described = |fallback: &str| desc.clone().unwrap_or_else(|| fallback.to_owned());
@@ -236,6 +209,9 @@ pub(crate) fn classify(
     if let Some(error) = error_for_code(call, code, &described("error"), status) {
         return Err(error.with_full_message(detail()));
     }
+    if let Some(error) = transient_error(call.what, "Basket", status, headers) {
+        return Err(error.with_full_message(detail()));
+    }
     let error = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::config(format!(
             "{}: Basket refused the API key (HTTP {}); check the provider's api_key setting",
@@ -246,30 +222,10 @@ pub(crate) fn classify(
             "{}: Basket has no endpoint {} (HTTP 404); check the provider's base_url setting",
             call.what, call.path
         )),
-        StatusCode::TOO_MANY_REQUESTS => {
-            let error = SyncError::recoverable(format!(
-                "{}: Basket is rate limiting (HTTP 429)",
-                call.what
-            ));
-            match retry_after(headers) {
-                Some(wait) => error.with_retry_after(wait),
-                None => error,
-            }
-        }
         StatusCode::BAD_REQUEST => SyncError::permanent(format!(
             "{}: Basket rejected the data (HTTP 400): {}",
             call.what,
             described("invalid request")
-        )),
-        status if matches!(status.as_u16(), 502..=504) => SyncError::unavailable(format!(
-            "{}: Basket is unavailable (HTTP {})",
-            call.what,
-            status.as_u16()
-        )),
-        status if status.is_server_error() => SyncError::recoverable(format!(
-            "{}: Basket failed (HTTP {})",
-            call.what,
-            status.as_u16()
         )),
         status => SyncError::recoverable(format!(
             "{}: unexpected answer from Basket (HTTP {})",

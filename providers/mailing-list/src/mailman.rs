@@ -2,6 +2,7 @@
 
 use crate::backend::{AdmissionPolicy, Joined, ListBackend, Member};
 use outsync_core::{SyncError, async_trait};
+use outsync_http::status::{transient_error, transport_error, truncated};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::fmt;
@@ -67,22 +68,17 @@ impl MailmanBackend {
         if let Some(form) = form {
             request = request.form(form);
         }
-        let response = request.send().await.map_err(|error| {
-            let failure = if error.is_timeout() {
-                SyncError::recoverable(format!("{what}: Mailman did not answer in time"))
-            } else if error.is_connect() {
-                SyncError::unavailable(format!("{what}: cannot reach Mailman at {}", self.base_url))
-            } else {
-                SyncError::recoverable(format!("{what}: the request to Mailman failed"))
-            };
-            failure.with_full_message(error.to_string())
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport_error(what, "Mailman", &self.base_url, error))?;
         let status = response.status();
         let location = response
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
@@ -96,8 +92,11 @@ impl MailmanBackend {
         let detail = format!(
             "HTTP {} from {path}: {}",
             status.as_u16(),
-            text.chars().take(1000).collect::<String>()
+            truncated(&text, 1000)
         );
+        if let Some(error) = transient_error(what, "Mailman", status, &headers) {
+            return Err(error.with_full_message(detail));
+        }
         let error = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::config(format!(
                 "{what}: Mailman refused the REST credentials of user \"{}\" (HTTP {}); check the provider's user and password settings",
@@ -117,13 +116,6 @@ impl MailmanBackend {
                 }
             )),
             StatusCode::NOT_FOUND => return Ok((status, body, location)),
-            status if matches!(status.as_u16(), 502..=504) => SyncError::unavailable(format!(
-                "{what}: Mailman is unavailable (HTTP {})",
-                status.as_u16()
-            )),
-            status if status.is_server_error() => {
-                SyncError::recoverable(format!("{what}: Mailman failed (HTTP {})", status.as_u16()))
-            }
             status => SyncError::recoverable(format!(
                 "{what}: unexpected answer from Mailman (HTTP {})",
                 status.as_u16()
@@ -198,15 +190,22 @@ impl ListBackend for MailmanBackend {
                 ("subscriber", email),
                 ("role", "member"),
             ]);
-        let response = request.send().await.map_err(|error| {
-            SyncError::recoverable(format!("{what}: cannot reach Mailman at {}", self.base_url))
-                .with_full_message(error.to_string())
-        })?;
-        if !response.status().is_success() {
-            return Err(SyncError::recoverable(format!(
-                "{what}: Mailman answered HTTP {}",
-                response.status().as_u16()
-            )));
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport_error(&what, "Mailman", &self.base_url, error))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(
+                transient_error(&what, "Mailman", status, response.headers()).unwrap_or_else(
+                    || {
+                        SyncError::recoverable(format!(
+                            "{what}: Mailman answered HTTP {}",
+                            status.as_u16()
+                        ))
+                    },
+                ),
+            );
         }
         let body: Value = response.json().await.unwrap_or(Value::Null);
         Ok(body
