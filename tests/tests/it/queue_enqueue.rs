@@ -3,14 +3,13 @@
 use crate::queue_support::*;
 use outsync_queue::EnqueueOptions;
 use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, StateFilter};
-use outsync_tests::db::both;
+use outsync_tests::backend_test;
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use sea_orm::TransactionTrait;
 use std::sync::Arc;
 
-#[tokio::test]
-async fn a_thousand_enqueues_of_one_pending_object_leave_one_row() {
-    for t in both().await {
+backend_test! {
+    async fn a_thousand_enqueues_of_one_pending_object_leave_one_row(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let (queue, worker, _) = setup(&t, provider.clone(), test_config());
         let first = queue
@@ -50,9 +49,8 @@ async fn a_thousand_enqueues_of_one_pending_object_leave_one_row() {
     }
 }
 
-#[tokio::test]
-async fn an_enqueue_during_the_sync_makes_it_sync_again_afterwards() {
-    for t in both().await {
+backend_test! {
+    async fn an_enqueue_during_the_sync_makes_it_sync_again_afterwards(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let gate = Arc::new(Gate::default());
         provider.script("A", [Step::Gate(gate.clone())]);
@@ -99,9 +97,8 @@ async fn an_enqueue_during_the_sync_makes_it_sync_again_afterwards() {
     }
 }
 
-#[tokio::test]
-async fn enqueue_follows_the_application_transaction() {
-    for t in both().await {
+backend_test! {
+    async fn enqueue_follows_the_application_transaction(t) {
         let queue = Queue::new(["scripted"]);
         let tx = t.db.begin().await.unwrap();
         queue
@@ -143,9 +140,8 @@ async fn enqueue_follows_the_application_transaction() {
     }
 }
 
-#[tokio::test]
-async fn batch_enqueue_creates_and_coalesces() {
-    for t in both().await {
+backend_test! {
+    async fn batch_enqueue_creates_and_coalesces(t) {
         let queue = Queue::new(["scripted"]);
         queue
             .enqueue(&t.db, "scripted", &order("0"), "test", snapshot("0", 0))
@@ -166,9 +162,8 @@ async fn batch_enqueue_creates_and_coalesces() {
     }
 }
 
-#[tokio::test]
-async fn unknown_providers_are_refused_at_enqueue() {
-    for t in both().await {
+backend_test! {
+    async fn unknown_providers_are_refused_at_enqueue(t) {
         let queue = Queue::new(["basket", "mailing_list"]);
         let error = queue
             .enqueue(&t.db, "crm", &order("A"), "test", EnqueueOptions::default())

@@ -1,14 +1,13 @@
 //! The operator API: statistics, results, runs, cancel, pruning.
 
 use crate::queue_support::*;
-use outsync_tests::db::both;
+use outsync_tests::backend_test;
 use outsync_tests::scripted::{ScriptedProvider, Step};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[tokio::test]
-async fn statistics_results_runs_cancel_and_pruning() {
-    for t in both().await {
+backend_test! {
+    async fn statistics_results_runs_cancel_and_pruning(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script("BAD", [Step::Permanent]);
         provider.script("LATER", [Step::Recoverable]);

@@ -5,7 +5,8 @@ use crate::queue_support::*;
 use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use outsync_queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy, StateFilter};
-use outsync_tests::db::{Backend, both};
+use outsync_tests::backend_test;
+use outsync_tests::db::Backend;
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -18,9 +19,8 @@ async fn only_job(queue: &Queue, t: &outsync_tests::db::TestDb) -> outsync_queue
     jobs.into_iter().next().unwrap()
 }
 
-#[tokio::test]
-async fn recoverable_failures_retry_with_backoff_until_success() {
-    for t in both().await {
+backend_test! {
+    async fn recoverable_failures_retry_with_backoff_until_success(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script(
             "A",
@@ -75,9 +75,8 @@ fn clock_now(clock: &outsync_queue::ManualClock) -> i64 {
     clock.now_ms()
 }
 
-#[tokio::test]
-async fn max_attempts_end_in_exceeded_until_an_operator_retries() {
-    for t in both().await {
+backend_test! {
+    async fn max_attempts_end_in_exceeded_until_an_operator_retries(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted").with_max_attempts(3));
         provider.script(
             "A",
@@ -112,9 +111,8 @@ async fn max_attempts_end_in_exceeded_until_an_operator_retries() {
     }
 }
 
-#[tokio::test]
-async fn permanent_and_config_errors_stop_without_further_attempts() {
-    for t in both().await {
+backend_test! {
+    async fn permanent_and_config_errors_stop_without_further_attempts(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script("P", [Step::Permanent]);
         provider.script("C", [Step::Config]);
@@ -172,9 +170,8 @@ async fn permanent_and_config_errors_stop_without_further_attempts() {
     }
 }
 
-#[tokio::test]
-async fn a_panic_ends_in_internal_and_the_worker_keeps_going() {
-    for t in both().await {
+backend_test! {
+    async fn a_panic_ends_in_internal_and_the_worker_keeps_going(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script("BOOM", [Step::Panic]);
         let (queue, worker, _) = setup(&t, provider.clone(), test_config());
@@ -199,9 +196,8 @@ async fn a_panic_ends_in_internal_and_the_worker_keeps_going() {
     }
 }
 
-#[tokio::test]
-async fn a_hanging_sync_ends_in_timeout() {
-    for t in both().await {
+backend_test! {
+    async fn a_hanging_sync_ends_in_timeout(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script("SLOW", [Step::Hang]);
         let config = WorkerConfig {
@@ -230,9 +226,8 @@ async fn a_hanging_sync_ends_in_timeout() {
     }
 }
 
-#[tokio::test]
-async fn retry_after_is_honoured() {
-    for t in both().await {
+backend_test! {
+    async fn retry_after_is_honoured(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script("A", [Step::RetryAfter(Duration::from_secs(90))]);
         let (queue, worker, clock) = setup(&t, provider.clone(), test_config());
@@ -250,9 +245,8 @@ async fn retry_after_is_honoured() {
     }
 }
 
-#[tokio::test]
-async fn expired_leases_are_taken_back_and_stale_acks_do_not_count() {
-    for t in both().await {
+backend_test! {
+    async fn expired_leases_are_taken_back_and_stale_acks_do_not_count(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let gate = Arc::new(Gate::default());
         provider.script("A", [Step::Gate(gate.clone())]);
@@ -316,9 +310,8 @@ impl ObjectSource for MapSource {
     }
 }
 
-#[tokio::test]
-async fn jobs_without_snapshot_load_the_latest_state() {
-    for t in both().await {
+backend_test! {
+    async fn jobs_without_snapshot_load_the_latest_state(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let source = Arc::new(MapSource(Mutex::new(HashMap::from([(
             "A".to_owned(),
@@ -362,9 +355,8 @@ async fn jobs_without_snapshot_load_the_latest_state() {
     }
 }
 
-#[tokio::test]
-async fn an_enqueue_wakes_an_idle_worker_at_once() {
-    for t in both().await {
+backend_test! {
+    async fn an_enqueue_wakes_an_idle_worker_at_once(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let config = WorkerConfig {
             poll_interval: Duration::from_secs(30),
@@ -415,9 +407,8 @@ async fn an_enqueue_wakes_an_idle_worker_at_once() {
     }
 }
 
-#[tokio::test]
-async fn shutdown_releases_jobs_that_do_not_finish_in_time() {
-    for t in both().await {
+backend_test! {
+    async fn shutdown_releases_jobs_that_do_not_finish_in_time(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let gate = Arc::new(Gate::default());
         provider.script("A", [Step::Gate(gate.clone())]);
@@ -450,9 +441,8 @@ async fn shutdown_releases_jobs_that_do_not_finish_in_time() {
     }
 }
 
-#[tokio::test]
-async fn lease_expiry_can_be_a_timeout_by_policy() {
-    for t in both().await {
+backend_test! {
+    async fn lease_expiry_can_be_a_timeout_by_policy(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         let gate = Arc::new(Gate::default());
         provider.script("A", [Step::Gate(gate.clone())]);
@@ -490,9 +480,8 @@ async fn lease_expiry_can_be_a_timeout_by_policy() {
     }
 }
 
-#[tokio::test]
-async fn run_job_now_runs_a_scheduled_or_stopped_job_at_once() {
-    for t in both().await {
+backend_test! {
+    async fn run_job_now_runs_a_scheduled_or_stopped_job_at_once(t) {
         let provider = Arc::new(ScriptedProvider::new("scripted"));
         provider.script("A", [Step::Config]);
         let (queue, worker, _) = setup(&t, provider.clone(), test_config());
@@ -521,10 +510,9 @@ async fn run_job_now_runs_a_scheduled_or_stopped_job_at_once() {
     }
 }
 
-#[tokio::test]
-async fn per_provider_concurrency_and_rate_limits_hold() {
-    use outsync_queue::worker::ProviderLimits;
-    for t in both().await {
+backend_test! {
+    async fn per_provider_concurrency_and_rate_limits_hold(t) {
+        use outsync_queue::worker::ProviderLimits;
         let provider =
             Arc::new(ScriptedProvider::new("scripted").with_delay(Duration::from_millis(30)));
         let limited = WorkerConfig {
