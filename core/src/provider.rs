@@ -274,6 +274,37 @@ pub struct SyncRequest<'a> {
     pub previous: Option<&'a PreviousResult>,
     /// The job asked to send even unchanged data.
     pub force: bool,
+    /// The provider's list joiner (`list_field_joiner()`), which `append` uses.
+    pub list_joiner: Option<&'a str>,
+}
+
+impl SyncRequest<'_> {
+    /// The common step of a sync: compare the properties with the external object as it is
+    /// (`None`: it does not exist yet) and say what to write, by the update modes
+    /// ([`assign_properties`](crate::mapping::assign_properties)): `Create` with every
+    /// property for a new object, `Update` with only the fields that must change, or
+    /// `NothingToDo` with nothing.
+    ///
+    /// A forced job (`force`) still writes only what the modes allow, but answers `Update`
+    /// rather than `NothingToDo` for an existing object, so that the provider sends it.
+    pub fn changes(
+        &self,
+        existing: Option<&serde_json::Map<String, Value>>,
+    ) -> (SyncAction, serde_json::Map<String, Value>) {
+        let empty = serde_json::Map::new();
+        let changes = crate::mapping::assign_properties(
+            &self.properties,
+            existing.unwrap_or(&empty),
+            existing.is_none(),
+            self.list_joiner,
+        );
+        let action = match existing {
+            None => SyncAction::Create,
+            Some(_) if changes.is_empty() && !self.force => SyncAction::NothingToDo,
+            Some(_) => SyncAction::Update,
+        };
+        (action, changes)
+    }
 }
 
 /// A provider: pushes objects into one external system.

@@ -104,6 +104,7 @@ pub async fn sync_object_with(
                 mapped_objects: visible,
                 previous: options.previous.get(mapping.id(), inputs.child_key()),
                 force: options.force,
+                list_joiner: joiner,
             };
             calls += 1;
             let outcome = provider

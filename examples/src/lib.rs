@@ -4,9 +4,9 @@
 //! Any crate can do the same; a binary that links it (`use outsync_examples as _;`) can
 //! build the provider by name from its JSON settings.
 
-use outsync_core::mapping::{ObjectMapping, assign_properties};
+use outsync_core::mapping::ObjectMapping;
 use outsync_core::{
-    OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncAction, SyncError, SyncOutcome,
+    OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncError, SyncOutcome,
     SyncRequest, async_trait, register_provider,
 };
 use serde_json::{Map, Value};
@@ -54,18 +54,7 @@ impl OutboundSyncProvider for AddressBook {
             .contacts
             .lock()
             .map_err(|_| SyncError::recoverable("address book lock poisoned"))?;
-        let existing = contacts.get(request.id_value);
-        let changes = assign_properties(
-            &request.properties,
-            existing.unwrap_or(&Map::new()),
-            existing.is_none(),
-            Some(","),
-        );
-        let action = match existing {
-            None => SyncAction::Create,
-            Some(_) if changes.is_empty() => SyncAction::NothingToDo,
-            Some(_) => SyncAction::Update,
-        };
+        let (action, changes) = request.changes(contacts.get(request.id_value));
         contacts
             .entry(request.id_value.to_owned())
             .or_default()
