@@ -1,7 +1,8 @@
 //! Secrets never leave the process except in the requests that must carry them; oversized
 //! and invalid request bodies are refused and change nothing.
 
-use super::{TOKEN, page_text, serve, serve_logged, temp_dir};
+use super::dashboard::page_text;
+use super::{TOKEN, serve, serve_logged, temp_dir};
 use serde_json::{Value, json};
 
 const KEY: &str = "basket-key-SECRET-4f9a1c";

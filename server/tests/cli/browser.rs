@@ -1,0 +1,307 @@
+//! The dashboard in a real browser (headless Chromium through chromedriver).
+
+use super::{TOKEN, serve_with, temp_dir};
+use std::process::Command;
+
+/// A minimal WebDriver client over HTTP (chromedriver speaks it), enough to log in, click
+/// and take screenshots.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    driver: std::process::Child,
+    /// Chromium's profile directory, which names its processes.
+    profile: std::path::PathBuf,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let driver_path = std::env::var("OUTSYNC_TEST_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        if !std::path::Path::new(&driver_path).exists() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the browser test: install chromium and chromium-driver"
+            );
+            eprintln!(
+                "{driver_path} is missing: the browser test needs Debian's chromium and chromium-driver"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let profile = temp_dir("chromium-profile");
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": std::env::var("OUTSYNC_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())]}}}});
+        for _ in 0..100 {
+            if let Ok(answer) = http
+                .post(format!("{base}/session"))
+                .json(&capabilities)
+                .send()
+                .await
+            {
+                let body: serde_json::Value = answer.json().await.unwrap();
+                let session = body["value"]["sessionId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no session: {body}"))
+                    .to_owned();
+                return Some(Browser {
+                    http,
+                    base,
+                    session,
+                    driver,
+                    profile,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let mut driver = driver;
+        let _ = driver.kill();
+        let _ = driver.wait();
+        panic!("chromedriver did not start");
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let request = self.http.request(method, url);
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
+        let answer = request.send().await.unwrap();
+        answer.json::<serde_json::Value>().await.unwrap()["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/url",
+            serde_json::json!({"url": url}),
+        )
+        .await;
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            serde_json::json!({"text": text}),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    /// The page source once it contains `needle` (pages load after clicks asynchronously).
+    async fn wait_for(&self, needle: &str) -> String {
+        let mut source = String::new();
+        for _ in 0..100 {
+            source = self.source().await;
+            if source.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        source
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", serde_json::Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) {
+        let encoded = self
+            .call(reqwest::Method::GET, "/screenshot", serde_json::Value::Null)
+            .await;
+        let png = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.as_str().unwrap())
+                .expect("a base64 screenshot")
+        };
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Browser {
+    /// Ends the WebDriver session, which closes Chromium.
+    async fn quit(&self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        // A failed test never reached `quit`: Chromium outlives chromedriver, so stop the
+        // processes that use this test's profile.
+        let _ = Command::new("pkill")
+            .args(["-f", "--"])
+            .arg(format!("--user-data-dir={}", self.profile.display()))
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let fake = outsync_basket::fake::FakeBasket::start("k").await.unwrap();
+    fake.set_mode(outsync_basket::fake::FakeMode::Unauthorized);
+    let served = serve_with(
+        "browser",
+        &serde_json::json!({"base_url": fake.base_url, "api_key": "k"}),
+    );
+    let http = reqwest::Client::new();
+    let user = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
+                                  "snapshot": {"id": 5, "email": "five@example.org", "display_name": "Five"}});
+    http.post(format!("{}/api/enqueue", served.base))
+        .bearer_auth(TOKEN)
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    browser.go(&format!("{}/dashboard", served.base)).await;
+    let login = browser.wait_for("API token").await;
+    assert!(
+        login.contains("API token"),
+        "redirected to the login page: {login}"
+    );
+    browser.screenshot(&shots.join("1-login.png")).await;
+    browser.type_into("input[name=token]", TOKEN).await;
+    browser.click("form button").await;
+    let overview = browser.wait_for("<h2>Queue</h2>").await;
+    assert!(overview.contains("<h2>Queue</h2>"), "{overview}");
+    browser.screenshot(&shots.join("2-overview.png")).await;
+
+    let mut problems = String::new();
+    for _ in 0..50 {
+        browser
+            .go(&format!("{}/dashboard/problems", served.base))
+            .await;
+        problems = browser.source().await;
+        if problems.contains("refused the API key") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(problems.contains("refused the API key"), "{problems}");
+    browser.screenshot(&shots.join("3-problems.png")).await;
+
+    fake.set_mode(outsync_basket::fake::FakeMode::Normal);
+    browser.click("input[name=id]").await;
+    browser.click("button[value=retry]").await;
+    let mut object = String::new();
+    for _ in 0..50 {
+        browser
+            .go(&format!("{}/dashboard/objects/UserProfile/5", served.base))
+            .await;
+        object = browser.source().await;
+        if object.contains(">success<") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        object.contains(">success<") && object.contains(">create<"),
+        "synced after the retry: {object}"
+    );
+    browser.screenshot(&shots.join("4-synced.png")).await;
+
+    // The mapping editor: add a property through the form, then validate on the server.
+    browser
+        .go(&format!(
+            "{}/dashboard/providers/basket/editor",
+            served.base
+        ))
+        .await;
+    browser.click("option[value=addon_status]").await;
+    let value_map = browser.wait_for("nominated → ").await;
+    assert!(
+        value_map.contains("nominated → "),
+        "enum fields get a value-map editor"
+    );
+    browser.click("option[value=user_location]").await;
+    browser.type_into("#external", "where").await;
+    browser.click("#add").await;
+    browser.click("#validate").await;
+    let mut editor = String::new();
+    for _ in 0..50 {
+        editor = browser.source().await;
+        if editor.contains("Valid: 2 mapping(s).") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(editor.contains("Valid: 2 mapping(s)."), "{editor}");
+    browser.screenshot(&shots.join("5-editor.png")).await;
+    assert_eq!(
+        fake.received_at("/amo-sync/userprofile/")
+            .iter()
+            .filter(|r| r.body["id"] == 5)
+            .count(),
+        2,
+        "one refused, one accepted"
+    );
+    browser.quit().await;
+    eprintln!("screenshots in {}", shots.display());
+}
