@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .join(", ")
     );
     let summary = worker.drain().await?;
-    println!("worker: {:?}", summary.outcomes);
+    println!("worker: {:?}", summary.by_name());
     for request in basket.received() {
         println!(
             "Basket received {} {}: {}",
@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let job = &queue.list_jobs(&db, &JobFilter::default()).await?[0];
     println!(
         "Basket rate-limited the deletion: {:?}; job {} waits {} s (Retry-After) after \"{}\"",
-        summary.outcomes,
+        summary.by_name(),
         job.id,
         (job.not_before - queue.now_ms() + 500) / 1000,
         job.last_error.as_deref().unwrap_or_default()
@@ -94,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = worker.run_job_now(job.id).await?;
     println!(
         "run now: {:?}; Basket received deleted = {}",
-        summary.outcomes,
+        summary.by_name(),
         basket
             .received()
             .last()

@@ -119,7 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let summary = worker.drain().await?;
         println!(
             "round {round} (order A2 status {status_of_a2}): {:?}",
-            summary.outcomes
+            summary.by_name()
         );
         for code in ["A1", "A2"] {
             for result in queue

@@ -135,7 +135,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "worker processed {} job(s): {:?}",
         summary.processed(),
-        summary.outcomes
+        summary.by_name()
     );
     for result in queue
         .results(&db, &ObjectRef::new("Order", &code), None)

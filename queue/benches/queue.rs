@@ -11,7 +11,7 @@ use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
     ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
 };
-use outsync_queue::{EnqueueItem, Queue, connect};
+use outsync_queue::{EnqueueItem, Queue, RunOutcome, connect};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
@@ -206,7 +206,7 @@ async fn bench_backend(postgres: Option<&str>, schema: &SourceSchema) {
     let started = Instant::now();
     let summary = worker.drain().await.expect("drain");
     let elapsed = started.elapsed();
-    assert_eq!(summary.count("success"), total);
+    assert_eq!(summary.count(RunOutcome::Success), total);
     println!(
         "[{name}] drain, no-op provider (orders with 2 positions, 2 mappings): {:>7.0} objects/s ({total} objects, {:.2} s)",
         total as f64 / elapsed.as_secs_f64(),

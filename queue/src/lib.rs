@@ -62,7 +62,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// How a stopped job failed (stored in `sync_queue.failure_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureMode {
     /// Recoverable failures reached the provider's `max_attempts`.
     Exceeded,

@@ -30,7 +30,7 @@ pub struct JobFilter {
 }
 
 /// How a run ended (stored in `sync_run.outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum RunOutcome {
     /// Synced.

@@ -157,9 +157,7 @@ impl Worker {
             listener.abort();
         }
         let mut summary = writer.await.map_err(QueueError::Task)??;
-        for (outcome, count) in housekeeping_summary.outcomes {
-            *summary.outcomes.entry(outcome).or_insert(0) += count;
-        }
+        summary.merge(&housekeeping_summary);
         Ok(summary)
     }
 }

@@ -249,7 +249,7 @@ pub(crate) async fn cancel(State(state): Shared, Path(id): Path<i64>) -> Respons
 /// `POST /api/jobs/{id}/run`: run the job now and answer how it ended.
 pub(crate) async fn run_now(State(state): Shared, Path(id): Path<i64>) -> Response {
     match state.worker.run_job_now(id).await {
-        Ok(summary) => Json(json!({"job": id, "outcomes": summary.outcomes})).into_response(),
+        Ok(summary) => Json(json!({"job": id, "outcomes": summary.by_name()})).into_response(),
         Err(error) => queue_problem(&error),
     }
 }

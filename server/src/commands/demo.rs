@@ -122,7 +122,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     let summary = worker.drain().await.map_err(|e| e.to_string())?;
     println!(
         "  synced: {:?}; Basket received {} payloads",
-        summary.outcomes,
+        summary.by_name(),
         basket.received().len()
     );
 
@@ -163,7 +163,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
             .join(", ")
     );
     let summary = worker.drain().await.map_err(|e| e.to_string())?;
-    println!("  synced: {:?}", summary.outcomes);
+    println!("  synced: {:?}", summary.by_name());
 
     step("Grace's biography changes: Basket does not receive it, nothing is enqueued");
     let mut bio = grace.clone();
@@ -193,7 +193,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     let summary = worker.drain().await.map_err(|e| e.to_string())?;
     println!(
         "  {:?}; HTTP calls: {}",
-        summary.outcomes,
+        summary.by_name(),
         basket.received().len() - before
     );
 
@@ -204,7 +204,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let summary = worker.drain().await.map_err(|e| e.to_string())?;
-    println!("  {:?}", summary.outcomes);
+    println!("  {:?}", summary.by_name());
     basket.set_mode(FakeMode::Normal);
     let waiting = queue
         .list_jobs(&db, &Default::default())
@@ -217,7 +217,10 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         println!(
             "  operator runs job {} ({} {}) now: {:?}",
-            job.id, job.object.object_type, job.object.id, summary.outcomes
+            job.id,
+            job.object.object_type,
+            job.object.id,
+            summary.by_name()
         );
     }
 

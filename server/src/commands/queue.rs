@@ -8,7 +8,7 @@ use indicatif::ProgressBar;
 use outsync_core::OutboundSyncProvider;
 use outsync_queue::Worker;
 use outsync_queue::sea_orm::DatabaseConnection;
-use outsync_queue::{FailureMode, Queue, to_datetime};
+use outsync_queue::{Queue, RunOutcome, to_datetime};
 use std::sync::Arc;
 
 /// `outsync migrate`: creates the database if needed and applies the migrations.
@@ -84,13 +84,8 @@ pub(crate) async fn worker(args: &WorkerArgs) -> Result<(), Exit> {
         config.shutdown_grace.as_secs_f64()
     );
     let summary = parts.worker.run(shutdown).await.map_err(queue_error)?;
-    println!("worker stopped: {:?}", summary.outcomes);
+    println!("worker stopped: {:?}", summary.by_name());
     Ok(())
-}
-
-/// Run outcomes that leave a job stopped until an operator acts.
-fn stopped(outcome: &str) -> bool {
-    FailureMode::parse(outcome).is_some()
 }
 
 /// `outsync sync`: runs every due job now and prints a summary; exits 1 if any job
@@ -109,16 +104,16 @@ pub(crate) async fn sync(args: &WorkerArgs) -> Result<(), Exit> {
     let summary = parts.worker.drain().await.map_err(queue_error)?;
     progress.finish_and_clear();
     let rows: Vec<Vec<String>> = summary
-        .outcomes
+        .by_name()
         .iter()
-        .map(|(outcome, n)| vec![outcome.clone(), n.to_string()])
+        .map(|(outcome, n)| vec![(*outcome).to_owned(), n.to_string()])
         .collect();
     println!("synced {} job(s):", summary.processed());
     table::print(&["outcome", "jobs"], &rows);
     let stopped: usize = summary
         .outcomes
         .iter()
-        .filter(|(outcome, _)| stopped(outcome))
+        .filter(|(outcome, _)| matches!(outcome, RunOutcome::Failed(_)))
         .map(|(_, n)| n)
         .sum();
     if stopped > 0 {

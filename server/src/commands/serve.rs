@@ -112,6 +112,6 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(queue_error)?;
-    eprintln!("stopped: {:?}", summary.outcomes);
+    eprintln!("stopped: {:?}", summary.by_name());
     result.map_err(Exit::from)
 }

@@ -5,7 +5,7 @@ use outsync_core::{ObjectRef, OutboundSyncProvider, ProviderConfig, SyncError, a
 use outsync_mailing_list::{
     AdmissionPolicy, Joined, ListBackend, MailingListProvider, Member, MembershipPolicy,
 };
-use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{EnqueueOptions, RunOutcome, Worker, WorkerConfig};
 use outsync_queue::{JobFilter, Queue, RetryPolicy, connect};
 use outsync_tests::db::temp_dir;
 use outsync_tests::mailman::MailmanServer;
@@ -206,7 +206,7 @@ async fn orders_become_list_members_and_leave_as_they_should() {
 
     enqueue_orders(&queue, &db, (0..50).map(|i| (i, "p"))).await;
     let summary = worker.drain().await.unwrap();
-    assert_eq!(summary.count("success"), 50, "{summary:?}");
+    assert_eq!(summary.count(RunOutcome::Success), 50, "{summary:?}");
     assert_eq!(
         server.roster(&list).await,
         expected(0..50),
@@ -399,10 +399,10 @@ async fn mailman_down_mid_run_then_back_loses_nothing() {
     stop.send(()).unwrap();
     let summary = running.await.unwrap();
     assert!(
-        summary.count("retry") + summary.count("snoozed") > 0,
+        summary.count(RunOutcome::Retry) + summary.count(RunOutcome::Snoozed) > 0,
         "the outage made jobs wait: {summary:?}"
     );
-    assert_eq!(summary.count("success"), 80);
+    assert_eq!(summary.count(RunOutcome::Success), 80);
     assert_eq!(
         server.roster(&list).await,
         expected(0..80),

@@ -2,7 +2,7 @@
 
 use crate::queue_support::*;
 use outsync_queue::EnqueueOptions;
-use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, StateFilter};
+use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, RunOutcome, StateFilter};
 use outsync_tests::backend_test;
 use outsync_tests::scripted::{Gate, ScriptedProvider, Step};
 use sea_orm::TransactionTrait;
@@ -86,7 +86,7 @@ backend_test! {
         assert_eq!(running.len(), 1);
         gate.release.notify_one();
         let summary = draining.await.unwrap();
-        assert_eq!(summary.count("success"), 2, "{:?}", t.backend);
+        assert_eq!(summary.count(RunOutcome::Success), 2, "{:?}", t.backend);
         let versions: Vec<i64> = provider
             .calls()
             .iter()

@@ -3,7 +3,7 @@
 
 use crate::queue_support::*;
 use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
-use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
+use outsync_queue::{EnqueueOptions, RunOutcome, Worker, WorkerConfig};
 use outsync_queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy, StateFilter};
 use outsync_tests::backend_test;
 use outsync_tests::db::Backend;
@@ -35,7 +35,7 @@ backend_test! {
         for (attempt, wait_ms) in [(1, 10_000), (2, 20_000), (3, 40_000)] {
             let summary = worker.drain().await.unwrap();
             assert_eq!(
-                summary.count("retry"),
+                summary.count(RunOutcome::Retry),
                 1,
                 "attempt {attempt} ({:?})",
                 t.backend
@@ -56,7 +56,7 @@ backend_test! {
             clock.advance(1);
         }
         let summary = worker.drain().await.unwrap();
-        assert_eq!(summary.count("success"), 1);
+        assert_eq!(summary.count(RunOutcome::Success), 1);
         assert_eq!(provider.calls_for("A"), 4, "synced once, after 4 attempts");
         assert_eq!(job_count(&queue, &t).await, 0);
         let outcomes: Vec<String> = queue
@@ -106,7 +106,7 @@ backend_test! {
                 .starts_with("maximum number of attempts (3) reached")
         );
         queue.retry(&t.db, job.id).await.unwrap();
-        assert_eq!(worker.drain().await.unwrap().count("success"), 1);
+        assert_eq!(worker.drain().await.unwrap().count(RunOutcome::Success), 1);
         assert_eq!(job_count(&queue, &t).await, 0);
     }
 }
@@ -165,7 +165,7 @@ backend_test! {
             .unwrap();
         assert_eq!(by_mode.len(), 1);
         queue.retry(&t.db, config_job.id).await.unwrap();
-        assert_eq!(worker.drain().await.unwrap().count("success"), 1);
+        assert_eq!(worker.drain().await.unwrap().count(RunOutcome::Success), 1);
         assert_eq!(provider.calls_for("C"), 2);
     }
 }
@@ -182,8 +182,8 @@ backend_test! {
                 .unwrap();
         }
         let summary = worker.drain().await.unwrap();
-        assert_eq!(summary.count("internal"), 1, "{:?}", t.backend);
-        assert_eq!(summary.count("success"), 2);
+        assert_eq!(summary.count(RunOutcome::Failed(FailureMode::Internal)), 1, "{:?}", t.backend);
+        assert_eq!(summary.count(RunOutcome::Success), 2);
         let job = only_job(&queue, &t).await;
         assert_eq!(
             job.state.failure_mode().map(|m| m.as_str()),
@@ -212,8 +212,8 @@ backend_test! {
                 .unwrap();
         }
         let summary = worker.drain().await.unwrap();
-        assert_eq!(summary.count("timeout"), 1, "{:?}", t.backend);
-        assert_eq!(summary.count("success"), 1);
+        assert_eq!(summary.count(RunOutcome::Failed(FailureMode::Timeout)), 1, "{:?}", t.backend);
+        assert_eq!(summary.count(RunOutcome::Success), 1);
         let job = only_job(&queue, &t).await;
         assert_eq!(
             job.state.failure_mode().map(|m| m.as_str()),
@@ -241,7 +241,7 @@ backend_test! {
         clock.advance(89_999);
         assert_eq!(worker.drain().await.unwrap().processed(), 0);
         clock.advance(1);
-        assert_eq!(worker.drain().await.unwrap().count("success"), 1);
+        assert_eq!(worker.drain().await.unwrap().count(RunOutcome::Success), 1);
     }
 }
 
@@ -280,7 +280,7 @@ backend_test! {
         let job = only_job(&queue, &t).await;
         assert_eq!(job.worker, None);
         assert_eq!(job.failed_attempts, 1);
-        assert_eq!(second.drain().await.unwrap().count("success"), 1);
+        assert_eq!(second.drain().await.unwrap().count(RunOutcome::Success), 1);
         // The first worker wakes up late; its result must not count.
         gate.release.notify_one();
         let late = stuck.await.unwrap();
@@ -345,8 +345,8 @@ backend_test! {
             .unwrap()
             .insert("A".into(), json!({"code": "A", "version": 7}));
         let summary = worker.drain().await.unwrap();
-        assert_eq!(summary.count("success"), 1, "{:?}", t.backend);
-        assert_eq!(summary.count("object_missing"), 1);
+        assert_eq!(summary.count(RunOutcome::Success), 1, "{:?}", t.backend);
+        assert_eq!(summary.count(RunOutcome::ObjectMissing), 1);
         assert_eq!(
             provider.calls()[0].1["version"],
             7,
@@ -403,7 +403,7 @@ backend_test! {
         );
         stop.send(()).unwrap();
         let summary = running.await.unwrap();
-        assert_eq!(summary.count("success"), 1);
+        assert_eq!(summary.count(RunOutcome::Success), 1);
     }
 }
 
@@ -433,7 +433,7 @@ backend_test! {
         gate.entered.notified().await;
         stop.send(()).unwrap();
         let summary = running.await.unwrap();
-        assert_eq!(summary.count("released"), 1, "{:?}", t.backend);
+        assert_eq!(summary.released, 1, "{:?}", t.backend);
         let job = only_job(&queue, &t).await;
         assert_eq!(job.worker, None, "released for another worker");
         assert_eq!(job.state, JobState::Pending);
@@ -499,10 +499,10 @@ backend_test! {
             "scheduled for tomorrow"
         );
         let first = worker.run_job_now(job.id).await.unwrap();
-        assert_eq!(first.count("config"), 1, "{:?}", t.backend);
+        assert_eq!(first.count(RunOutcome::Failed(FailureMode::Config)), 1, "{:?}", t.backend);
         let second = worker.run_job_now(job.id).await.unwrap();
         assert_eq!(
-            second.count("success"),
+            second.count(RunOutcome::Success),
             1,
             "a stopped job is retried and run"
         );
@@ -536,7 +536,7 @@ backend_test! {
                 .unwrap();
         }
         let started = std::time::Instant::now();
-        assert_eq!(worker.drain().await.unwrap().count("success"), 12);
+        assert_eq!(worker.drain().await.unwrap().count(RunOutcome::Success), 12);
         assert_eq!(provider.most_running(), 2, "{:?}", t.backend);
         // 12 starts at 40 per second are spread over at least 11 × 25 ms.
         assert!(

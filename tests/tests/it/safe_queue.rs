@@ -3,7 +3,7 @@
 
 use crate::queue_support::{START, job_count, order, setup, snapshot, test_config};
 use outsync_core::{ObjectRef, OutboundSyncProvider};
-use outsync_queue::{EnqueueOptions, UnknownProviders, Worker};
+use outsync_queue::{EnqueueOptions, RunOutcome, UnknownProviders, Worker};
 use outsync_queue::{JobFilter, ManualClock, Queue, QueueError, StateFilter};
 use outsync_tests::db::{Backend, TestDb, fresh};
 use outsync_tests::scripted::ScriptedProvider;
@@ -37,8 +37,8 @@ async fn unknown_provider_jobs_stay_queued(backend: Backend) {
         .await
         .unwrap();
     let summary = worker.drain().await.unwrap();
-    assert_eq!(summary.count("success"), 1, "{summary:?}");
-    assert_eq!(summary.count("dropped"), 0, "{summary:?}");
+    assert_eq!(summary.count(RunOutcome::Success), 1, "{summary:?}");
+    assert_eq!(summary.count(RunOutcome::Dropped), 0, "{summary:?}");
     assert_eq!(
         job_count(&queue, &t).await,
         50,
@@ -52,7 +52,14 @@ async fn unknown_provider_jobs_stay_queued(backend: Backend) {
     // A worker that does run the provider takes them.
     let other = Arc::new(ScriptedProvider::new("uninstalled"));
     let (_, other_worker, _) = setup(&t, other.clone(), test_config());
-    assert_eq!(other_worker.drain().await.unwrap().count("success"), 50);
+    assert_eq!(
+        other_worker
+            .drain()
+            .await
+            .unwrap()
+            .count(RunOutcome::Success),
+        50
+    );
     assert_eq!(job_count(&queue, &t).await, 0);
 }
 
@@ -245,8 +252,8 @@ async fn a_sync_no_mapping_applies_to_is_skipped_with_the_reason() {
         .await
         .unwrap();
     let summary = worker.drain().await.unwrap();
-    assert_eq!(summary.count("skipped"), 1, "{summary:?}");
-    assert_eq!(summary.count("success"), 0, "{summary:?}");
+    assert_eq!(summary.count(RunOutcome::Skipped), 1, "{summary:?}");
+    assert_eq!(summary.count(RunOutcome::Success), 0, "{summary:?}");
     let runs = queue.recent_runs(&t.db, 1, None).await.unwrap();
     assert_eq!(runs[0].outcome, "skipped");
     let reason = runs[0].error.as_deref().unwrap_or_default();
@@ -277,7 +284,11 @@ async fn a_rate_limit_snoozes_without_charging_attempts(backend: Backend) {
     // Five 429s within the 300 s cap: no attempt charged, although max_attempts is 2.
     for round in 0..5 {
         let summary = worker.drain().await.unwrap();
-        assert_eq!(summary.count("snoozed"), 1, "round {round}: {summary:?}");
+        assert_eq!(
+            summary.count(RunOutcome::Snoozed),
+            1,
+            "round {round}: {summary:?}"
+        );
         let job = &queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap()[0];
         assert_eq!(job.failed_attempts, 0, "round {round}");
         assert_eq!(job.snoozed_since, Some(START), "round {round}");
@@ -286,7 +297,7 @@ async fn a_rate_limit_snoozes_without_charging_attempts(backend: Backend) {
     }
     // Past the cap, a 429 counts: attempt 1, and the snooze window starts over.
     let summary = worker.drain().await.unwrap();
-    assert_eq!(summary.count("retry"), 1, "{summary:?}");
+    assert_eq!(summary.count(RunOutcome::Retry), 1, "{summary:?}");
     let job = &queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap()[0];
     assert_eq!((job.failed_attempts, job.snoozed_since), (1, None));
 }
