@@ -124,6 +124,7 @@ pub(crate) fn check(
     object: &ObjectRef,
     triggered_by: &str,
     snapshot: Option<&Value>,
+    snapshot_len: Option<usize>,
     rules: Option<&ProviderRules>,
 ) -> Result<(), QueueError> {
     check_key(&object.object_type)
@@ -168,7 +169,7 @@ pub(crate) fn check(
             ),
         ));
     }
-    let size = snapshot.to_string().len();
+    let size = snapshot_len.unwrap_or_else(|| json_len(snapshot));
     if size > MAX_SNAPSHOT_BYTES {
         return Err(rejected(
             provider,
@@ -209,6 +210,24 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// The length of `value` as JSON text, counted without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
 /// What every entry point (library, CLI, HTTP API) says of a snapshot over the limit.
 pub const SNAPSHOT_LIMIT: &str =
     "a snapshot may be at most 8 MiB (8388608 bytes) of JSON, the HTTP API's request limit";
@@ -238,11 +257,12 @@ mod tests {
     fn refuses_what_can_never_sync_and_names_the_field() {
         let user = |id: &str| ObjectRef::new("User", id);
         let rules = rules("id");
-        let ok =
-            |id: &str, snapshot: &Value| check("p", &user(id), "t", Some(snapshot), Some(&rules));
+        let ok = |id: &str, snapshot: &Value| {
+            check("p", &user(id), "t", Some(snapshot), None, Some(&rules))
+        };
         assert!(ok("7", &json!({"id": 7})).is_ok());
         assert!(ok("a", &json!({"id": "a"})).is_ok());
-        assert!(check("p", &user("7"), "t", None, Some(&rules)).is_ok());
+        assert!(check("p", &user("7"), "t", None, None, Some(&rules)).is_ok());
         for (snapshot, expected) in [
             (json!({}), "has no id at \"id\""),
             (json!(42), "must be a JSON object"),
@@ -259,6 +279,7 @@ mod tests {
             &ObjectRef::new("UserProfle", "1"),
             "t",
             None,
+            None,
             Some(&rules),
         ));
         assert!(
@@ -266,14 +287,14 @@ mod tests {
             "{text}"
         );
         let long = "x".repeat(100_000);
-        let text = message(check("p", &user(&long), "t", None, None));
+        let text = message(check("p", &user(&long), "t", None, None, None));
         assert!(text.contains("100000 bytes long"), "{text}");
         assert!(text.len() < 300, "the message quotes a short id: {text}");
         for id in ["a\0b", "a\r\nb", "a\nb", ""] {
-            let text = message(check("p", &user(id), "t", None, None));
+            let text = message(check("p", &user(id), "t", None, None, None));
             assert!(text.contains("\"object_id\""), "{id:?}: {text}");
         }
-        assert!(check("p", &user(&"é".repeat(127)), "t", None, None).is_ok());
-        assert!(check("p", &user(&"é".repeat(128)), "t", None, None).is_err());
+        assert!(check("p", &user(&"é".repeat(127)), "t", None, None, None).is_ok());
+        assert!(check("p", &user(&"é".repeat(128)), "t", None, None, None).is_err());
     }
 }

@@ -112,16 +112,25 @@ fn sqlite_settings(options: &mut ConnectOptions, read_only: bool) {
 #[cfg(not(feature = "sqlite"))]
 fn sqlite_settings(_options: &mut ConnectOptions, _read_only: bool) {}
 
+/// The file an SQLite URL points at (`sqlite://queue.db?mode=rwc` → `queue.db`); `None`
+/// for other databases and in-memory SQLite.
+pub fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    if rest.contains(":memory:") || rest.contains("mode=memory") {
+        return None;
+    }
+    let path = rest.trim_start_matches("//").split('?').next()?;
+    (!path.is_empty()).then_some(path)
+}
+
 /// What `url` points at, for messages, without credentials: `the SQLite file queue.db`,
 /// `PostgreSQL at db.internal:5432`.
 pub fn describe(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("sqlite:") {
-        if rest.contains(":memory:") || rest.contains("mode=memory") {
-            return "an in-memory SQLite database".to_owned();
-        }
-        let path = rest.trim_start_matches("//");
-        let path = path.split('?').next().unwrap_or_default();
-        return format!("the SQLite file {path}");
+    if url.starts_with("sqlite:") {
+        return match sqlite_file(url) {
+            Some(path) => format!("the SQLite file {path}"),
+            None => "an in-memory SQLite database".to_owned(),
+        };
     }
     let Some((scheme, rest)) = url.split_once("://") else {
         return "a database URL that cannot be read (expected sqlite://… or postgres://…)"

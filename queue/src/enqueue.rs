@@ -102,9 +102,17 @@ impl Queue {
         triggered_by: &str,
         options: EnqueueOptions,
     ) -> Result<Enqueued, QueueError> {
-        self.admit(provider, object, triggered_by, &options)?;
+        // The snapshot's text is built once: for the size check and for the row.
+        let snapshot = options.snapshot.as_ref().map(ToString::to_string);
+        self.admit(
+            provider,
+            object,
+            triggered_by,
+            options.snapshot.as_ref(),
+            snapshot.as_ref().map(String::len),
+        )?;
         let now = self.now_ms();
-        let values = row_values(provider, object, triggered_by, &options, now);
+        let values = row_values(provider, object, triggered_by, &options, snapshot, now);
         let sql = insert_sql(1, is_postgres(conn));
         let row = conn
             .query_one_raw(statement(conn, &sql, Vec::from(values)))
@@ -131,12 +139,19 @@ impl Queue {
         conn: &C,
         items: &[EnqueueItem],
     ) -> Result<BatchSummary, QueueError> {
-        for item in items {
+        // Every snapshot's text is built once, for the size check and for its row; all
+        // items are checked before anything is written.
+        let mut snapshots: Vec<Option<String>> = items
+            .iter()
+            .map(|item| item.options.snapshot.as_ref().map(ToString::to_string))
+            .collect();
+        for (item, snapshot) in items.iter().zip(&snapshots) {
             self.admit(
                 &item.provider,
                 &item.object,
                 &item.triggered_by,
-                &item.options,
+                item.options.snapshot.as_ref(),
+                snapshot.as_ref().map(String::len),
             )?;
         }
         let mut latest: HashMap<(&str, &ObjectRef), usize> = HashMap::with_capacity(items.len());
@@ -165,6 +180,7 @@ impl Queue {
                     &item.object,
                     &item.triggered_by,
                     &item.options,
+                    snapshots[index].take(),
                     now,
                 ));
             }
@@ -195,6 +211,7 @@ fn row_values(
     object: &ObjectRef,
     triggered_by: &str,
     options: &EnqueueOptions,
+    snapshot: Option<String>,
     now: i64,
 ) -> [Value; 8] {
     let not_before = match (options.immediate, options.not_before_ms) {
@@ -206,7 +223,7 @@ fn row_values(
         provider.into(),
         object.object_type.as_str().into(),
         object.id.as_str().into(),
-        options.snapshot.as_ref().map(ToString::to_string).into(),
+        snapshot.into(),
         triggered_by.into(),
         now.into(),
         not_before.into(),

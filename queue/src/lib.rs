@@ -40,7 +40,7 @@ pub mod worker;
 
 pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_LIMIT, snapshot_too_large};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
-pub use connect::{DatabaseSettings, connect, describe, open};
+pub use connect::{DatabaseSettings, connect, describe, open, sqlite_file};
 pub use db_clock::DatabaseClock;
 pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
@@ -217,24 +217,28 @@ impl Queue {
             &item.provider,
             &item.object,
             &item.triggered_by,
-            &item.options,
+            item.options.snapshot.as_ref(),
+            None,
         )
     }
 
     /// Refuses an enqueue that could never sync (see [`Queue::for_providers`]).
+    /// `snapshot_len` is the length of the snapshot's JSON text when the caller has it.
     fn admit(
         &self,
         provider: &str,
         object: &outsync_core::ObjectRef,
         triggered_by: &str,
-        options: &EnqueueOptions,
+        snapshot: Option<&serde_json::Value>,
+        snapshot_len: Option<usize>,
     ) -> Result<(), QueueError> {
         self.check_provider(provider)?;
         admission::check(
             provider,
             object,
             triggered_by,
-            options.snapshot.as_ref(),
+            snapshot,
+            snapshot_len,
             self.rules.get(provider),
         )
     }

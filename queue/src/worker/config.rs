@@ -64,7 +64,9 @@ pub enum UnknownProviders {
     #[default]
     Keep,
     /// Stop them with failure mode `config`, so that they show among the sync problems
-    /// until an operator retries or purges them. Nothing is deleted.
+    /// until an operator retries or purges them. Nothing is deleted. Only for a queue whose
+    /// workers all run the same providers: a worker with this policy also stops jobs that
+    /// another worker could have run.
     Stop,
 }
 

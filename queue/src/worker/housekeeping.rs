@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 impl Worker {
-    /// Takes back jobs whose lease expired (their worker crashed or hung) and, if
-    /// configured, drops jobs of unregistered providers. Returns the number of jobs touched.
+    /// Takes back jobs whose lease expired (their worker crashed or hung) and looks at the
+    /// jobs of providers this worker does not run (never removing them). Returns the number
+    /// of expired jobs taken back.
     pub async fn reap(&self) -> Result<usize, QueueError> {
         let mut summary = WorkSummary::default();
         self.housekeeping(&mut summary).await?;
@@ -30,6 +31,17 @@ impl Worker {
     /// Counts the jobs of providers this worker does not run (warning once per provider)
     /// and, under [`UnknownProviders::Stop`], stops them. Never deletes a job.
     async fn watch_unknown_providers(&self) -> Result<(), QueueError> {
+        {
+            let mut checked = self
+                .context
+                .unknown_checked_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if checked.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60)) {
+                return Ok(());
+            }
+            *checked = Some(Instant::now());
+        }
         let config = &self.context.config;
         if config.unknown_providers == UnknownProviders::Stop {
             let stopped =
@@ -63,8 +75,8 @@ impl Worker {
     }
 
     /// Jobs of providers this worker does not run, by provider, as counted at the last
-    /// housekeeping round (drain, reap, or every `reap_interval` while running). They stay
-    /// queued for a worker that runs them.
+    /// look (at the first housekeeping round, then at most once a minute). They stay queued
+    /// for a worker that runs them.
     pub fn unknown_provider_jobs(&self) -> BTreeMap<String, u64> {
         self.context
             .unknown

@@ -35,6 +35,9 @@ pub(crate) struct WorkerContext {
     /// Jobs of providers this worker does not run, by provider, as last counted; and the
     /// providers already warned about.
     pub(crate) unknown: std::sync::Mutex<(BTreeMap<String, u64>, BTreeSet<String>)>,
+    /// When the jobs of providers this worker does not run were last looked at: the query
+    /// reads the whole queue, so the service loop does it at most once a minute.
+    pub(crate) unknown_checked_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl WorkerContext {
@@ -101,6 +104,7 @@ impl Worker {
             config,
             clock: queue.clock().clone(),
             unknown: std::sync::Mutex::default(),
+            unknown_checked_at: std::sync::Mutex::default(),
         });
         Self {
             db,

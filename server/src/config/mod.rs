@@ -245,7 +245,7 @@ impl Config {
     /// asked to.
     fn url_for(&self, access: Access) -> Result<String, String> {
         let url = &self.database_url;
-        let Some(path) = sqlite_file(url) else {
+        let Some(path) = outsync_queue::sqlite_file(url) else {
             return Ok(url.clone());
         };
         if access == Access::Create {
@@ -262,17 +262,6 @@ impl Config {
         }
         Ok(url.clone())
     }
-}
-
-/// The file an SQLite URL points at (`None` for other databases and in-memory SQLite).
-fn sqlite_file(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite:")?;
-    if rest.contains(":memory:") || rest.contains("mode=memory") {
-        return None;
-    }
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
-    (!path.is_empty()).then(|| path.to_owned())
 }
 
 /// The `"providers"` section, each provider's keys checked against what it reads.

@@ -109,39 +109,8 @@ fn serve_logged(
 
 /// A URL of a fresh, empty schema on the test PostgreSQL server
 /// (`OUTSYNC_TEST_POSTGRES_URL`).
-async fn fresh_postgres_url(label: &str) -> String {
-    use outsync_queue::sea_orm::{ConnectionTrait, Database};
-    let server = std::env::var("OUTSYNC_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("outsync_cli_{label}_{}", std::process::id());
-    let admin = Database::connect(&server).await.expect("PostgreSQL");
-    // Schemas earlier test processes left behind.
-    let stale = admin
-        .query_all_raw(outsync_queue::sea_orm::Statement::from_string(
-            outsync_queue::sea_orm::DbBackend::Postgres,
-            format!(
-                "SELECT schema_name FROM information_schema.schemata \
-                 WHERE schema_name LIKE 'outsync\\_cli\\_%' AND schema_name NOT LIKE '%\\_{}'",
-                std::process::id()
-            ),
-        ))
-        .await
-        .unwrap_or_default();
-    for row in stale {
-        if let Ok(name) = row.try_get::<String>("", "schema_name") {
-            let _ = admin
-                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .await;
-        }
-    }
-    admin
-        .execute_unprepared(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let separator = if server.contains('?') { '&' } else { '?' };
-    format!("{server}{separator}options=-c%20search_path%3D{schema}")
+async fn fresh_postgres_url() -> String {
+    outsync_tests::db::fresh_url(outsync_tests::db::Backend::Postgres).await
 }
 
 /// Prints a measured figure and appends it to `figures.txt` in cargo's temporary directory

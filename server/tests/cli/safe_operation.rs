@@ -450,7 +450,7 @@ async fn an_enqueue_file_is_all_or_nothing_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_enqueue_file_is_all_or_nothing_on_postgres() {
-    enqueue_file_all_or_nothing("file-postgres", super::fresh_postgres_url("file").await).await;
+    enqueue_file_all_or_nothing("file-postgres", super::fresh_postgres_url().await).await;
 }
 
 #[test]
@@ -637,6 +637,7 @@ async fn sync_exits_non_zero_when_jobs_stop_and_per_provider_attempts_apply() {
         ]);
         assert!(output.status.success(), "{}", text(&output));
     }
+    let config_again = config.clone();
     let output = tokio::task::spawn_blocking(move || run(&["sync", "--config", &config]))
         .await
         .unwrap();
@@ -645,6 +646,34 @@ async fn sync_exits_non_zero_when_jobs_stop_and_per_provider_attempts_apply() {
     assert!(printed.contains("1 job(s) stopped"), "{printed}");
     assert!(
         printed.contains("success") && printed.contains("permanent"),
+        "{printed}"
+    );
+
+    // Basket failing with HTTP 500 (recoverable): with `max_attempts: 1` for the provider,
+    // the first failure stops the job as `exceeded` (the default of 5 would retry it).
+    fake.set_mode(outsync_basket::fake::FakeMode::ServerError);
+    let config = config_again;
+    let output = run(&[
+        "enqueue",
+        "--config",
+        &config,
+        "--provider",
+        "basket",
+        "--type",
+        "UserProfile",
+        "--id",
+        "8",
+        "--snapshot",
+        "{\"id\": 8, \"email\": \"e@example.org\"}",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = tokio::task::spawn_blocking(move || run(&["sync", "--config", &config]))
+        .await
+        .unwrap();
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("exceeded") && printed.contains("1 job(s) stopped"),
         "{printed}"
     );
 }
@@ -804,9 +833,5 @@ async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_postgres() {
-    sigterm_releases_in_flight_jobs(
-        "sigterm-postgres",
-        super::fresh_postgres_url("sigterm").await,
-    )
-    .await;
+    sigterm_releases_in_flight_jobs("sigterm-postgres", super::fresh_postgres_url().await).await;
 }

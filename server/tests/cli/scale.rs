@@ -6,7 +6,7 @@ use std::process::Command;
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
     let fake = outsync_basket::fake::FakeBasket::start("k").await.unwrap();
-    let database = fresh_postgres_url("scale").await;
+    let database = fresh_postgres_url().await;
 
     let dir = temp_dir("scale");
     let config = dir.join("outsync.json");
