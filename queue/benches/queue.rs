@@ -2,7 +2,7 @@
 //! provider (orders with 2 positions, 2 mappings), and throughput against a target that
 //! takes 20 ms per call at concurrency 1, 16 and 128.
 //!
-//! Run: `cargo bench -p outsync-core --bench queue` (SQLite file, and PostgreSQL at
+//! Run: `cargo bench -p outsync-queue --bench queue` (SQLite file, and PostgreSQL at
 //! `OUTSYNC_BENCH_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`; set it
 //! to `skip` to measure SQLite only). Prints figures; asserts nothing.
 
