@@ -7,9 +7,10 @@
 
 use outsync_basket::fake::{FakeBasket, FakeMode};
 use outsync_basket::{
-    ApiKey, BasketConfig, BasketProvider, Subscription, Triggers, Unsubscribe, basket_schema,
+    ApiKey, BasketClient, BasketConfig, BasketProvider, Subscription, Triggers, Unsubscribe,
+    basket_schema,
 };
-use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_core::{ConfiguredProvider, ObjectRef, ObjectSource, SyncError, async_trait};
 use outsync_queue::{JobFilter, Queue, connect};
 use outsync_queue::{Worker, WorkerConfig};
 use serde_json::{Value, json};
@@ -28,12 +29,9 @@ impl ObjectSource for Addons {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let basket = FakeBasket::start("example-key").await?;
-    let provider = BasketProvider::new(
-        BasketConfig::new(&basket.base_url, ApiKey::new("example-key")),
-        &basket_schema()?,
-        None,
-    )?;
-    let client = provider.client().clone();
+    let config = BasketConfig::new(&basket.base_url, ApiKey::new("example-key"));
+    let client = BasketClient::new(config.clone())?;
+    let provider = BasketProvider::configured(config, &basket_schema()?, None)?;
     let db = connect("sqlite::memory:").await?;
     let queue = Queue::new(["basket"]);
     let old_user = json!({"id": 11263, "deleted": false, "display_name": "serses", "email": "mozilla@virgule.net",
@@ -48,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             "is_strict_compatibility_enabled": false, "version": "2.0"},
         "latest_unlisted_version": null,
         "ratings": {"average": 4.1, "bayesian_average": 4.2, "count": 43, "text_count": 40}});
-    let provider: Arc<dyn OutboundSyncProvider> = Arc::new(provider);
+    let provider: Arc<ConfiguredProvider> = Arc::new(provider);
     let worker = Worker::new(
         db.clone(),
         queue.clone(),

@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut data =
         json!({"code": "A1", "email": "jo@example.org", "customer": {"name": "Jo"}, "status": "n"});
     for round in 1..=2 {
-        let report = sync_object(provider.as_ref(), &order, &data).await?;
+        let report = sync_object(&provider, &order, &data).await?;
         for (mapping, results) in report.mapped_objects.iter() {
             for result in results {
                 println!(

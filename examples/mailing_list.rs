@@ -6,7 +6,7 @@
 //! `http://user:password@host:port`).
 
 use outsync_core::schema::{ComputedFields, SourceSchema};
-use outsync_core::{ObjectRef, OutboundSyncProvider, ProviderConfig, Registry};
+use outsync_core::{ConfiguredProvider, ObjectRef, ProviderConfig, Registry};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use outsync_queue::{Queue, connect};
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ]}]});
     let schema = Arc::new(SourceSchema::from_json(SCHEMA, &ComputedFields::new())?);
     let registry = Registry::global()?;
-    let provider: Arc<dyn OutboundSyncProvider> =
+    let provider: Arc<ConfiguredProvider> =
         Arc::from(registry.build("mailing_list", &ProviderConfig { settings, schema })?);
     let db = connect("sqlite::memory:").await?;
     let queue = Queue::new(["mailing_list"]);

@@ -7,7 +7,7 @@
 
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
-    ObjectRef, ObjectSource, OutboundSyncProvider, ProviderConfig, Registry, SyncError, async_trait,
+    ConfiguredProvider, ObjectRef, ObjectSource, ProviderConfig, Registry, SyncError, async_trait,
 };
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use outsync_queue::{Queue, connect};
@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         {"source_field": "status", "external_field": "customer_status", "value_map": {"n": "lead", "p": "customer"}}
     ]}]});
     let registry = Registry::global()?;
-    let provider: Arc<dyn OutboundSyncProvider> =
+    let provider: Arc<ConfiguredProvider> =
         Arc::from(registry.build("address_book", &ProviderConfig { settings, schema })?);
     let queue = Queue::from_registry(&registry);
 

@@ -6,8 +6,8 @@
 use outsync_core::mapping::{ObjectMapping, assign_properties};
 use outsync_core::schema::{ComputedFields, Inputs, SourceSchema};
 use outsync_core::{
-    ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
-    sync_object,
+    ConfiguredProvider, ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome,
+    SyncRequest, async_trait, sync_object,
 };
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -52,16 +52,10 @@ fn order() -> Value {
            "tags": ["vip", "press"], "positions": []})
 }
 
-struct NoopProvider(Vec<ObjectMapping>);
+struct NoopProvider;
 
 #[async_trait]
 impl OutboundSyncProvider for NoopProvider {
-    fn identifier(&self) -> &str {
-        "noop"
-    }
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.0
-    }
     async fn sync_object_with_properties(
         &self,
         request: SyncRequest<'_>,
@@ -139,7 +133,8 @@ fn main() {
         elapsed.as_nanos() as f64 / iterations as f64
     );
 
-    let provider = NoopProvider(mappings.clone());
+    let provider =
+        ConfiguredProvider::new("noop", mappings.clone(), std::sync::Arc::new(NoopProvider));
     let reference = ObjectRef::new("Order", "ABC12");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

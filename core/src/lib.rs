@@ -15,15 +15,19 @@
 //! assert_eq!(out["email"], "a@example.org");
 //! ```
 
+pub mod configured;
+pub mod digest;
 pub mod error;
 pub mod mapping;
 pub mod provider;
 pub mod registry;
+mod results;
 pub mod schema;
 pub mod secret;
 pub mod source;
 pub mod sync;
 
+pub use configured::{ConfiguredProvider, ProviderType};
 pub use error::{Cause, SyncError, SyncResult};
 pub use provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, PreviousResult, PreviousResults,
@@ -39,6 +43,16 @@ pub use sync::{ObjectSyncReport, PreviewEntry, preview, sync_object, sync_object
 /// Re-exported so providers need no direct dependency on `async-trait`.
 pub use async_trait::async_trait;
 
-/// Registers a provider: `register_provider! { ProviderRegistration::new(id, name, factory) }`.
-/// Re-exported from `inventory` so provider crates do not depend on it directly.
-pub use inventory::submit as register_provider;
+#[doc(hidden)]
+pub use inventory;
+
+/// Registers a [`ProviderType`] so that a binary linking its crate can build it by
+/// identifier: `register_provider!(MyProvider);`.
+#[macro_export]
+macro_rules! register_provider {
+    ($provider:ty) => {
+        $crate::inventory::submit! {
+            $crate::ProviderRegistration::of::<$provider>()
+        }
+    };
+}

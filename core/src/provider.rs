@@ -2,12 +2,14 @@
 
 use crate::SyncError;
 use crate::mapping::{ObjectMapping, Property};
-use crate::schema::{ChildKey, Inputs};
+use crate::schema::Inputs;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
+
+pub use crate::results::{MappedObject, MappedObjects, PreviousResult, PreviousResults};
 
 /// Identifies an object of the application: its type (a root model of the schema, e.g.
 /// `Order`) and its id.
@@ -99,6 +101,10 @@ pub struct SyncOutcome {
     pub external_link_display_name: Option<String>,
     /// Anything else the provider wants to keep (e.g. the external system's own id).
     pub info: Value,
+    /// The digest of what was sent, set by the framework for providers that skip
+    /// unchanged payloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_digest: Option<String>,
 }
 
 impl SyncOutcome {
@@ -112,6 +118,7 @@ impl SyncOutcome {
             external_link_href: None,
             external_link_display_name: None,
             info: Value::Null,
+            payload_digest: None,
         }
     }
 
@@ -128,116 +135,6 @@ impl SyncOutcome {
     pub fn with_info(mut self, info: Value) -> Self {
         self.info = info;
         self
-    }
-}
-
-/// One entry of `mapped_objects`: an outcome and the child it was produced for
-/// (empty for the synced object itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MappedObject {
-    /// The child the outcome belongs to; empty for root mappings.
-    pub child: ChildKey,
-    /// The outcome.
-    pub outcome: SyncOutcome,
-}
-
-/// Results of earlier mappings in this run, by mapping id, in mapping order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MappedObjects {
-    entries: Vec<(String, Vec<MappedObject>)>,
-}
-
-impl MappedObjects {
-    /// The results of mapping `mapping_id` (empty if it has none).
-    pub fn get(&self, mapping_id: &str) -> &[MappedObject] {
-        self.entries
-            .iter()
-            .find(|(id, _)| id == mapping_id)
-            .map_or(&[], |(_, results)| results.as_slice())
-    }
-
-    /// The outcomes of mapping `mapping_id`.
-    pub fn outcomes(&self, mapping_id: &str) -> impl Iterator<Item = &SyncOutcome> {
-        self.get(mapping_id).iter().map(|mapped| &mapped.outcome)
-    }
-
-    /// All mappings with their results, in mapping order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[MappedObject])> {
-        self.entries
-            .iter()
-            .map(|(id, results)| (id.as_str(), results.as_slice()))
-    }
-
-    /// The number of outcomes over all mappings.
-    pub fn len(&self) -> usize {
-        self.entries.iter().map(|(_, results)| results.len()).sum()
-    }
-
-    /// Whether there is no outcome at all.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub(crate) fn insert(&mut self, mapping_id: &str, results: Vec<MappedObject>) {
-        self.entries.push((mapping_id.to_owned(), results));
-    }
-
-    /// The view a call for `child` gets: results of the object itself and of `child`'s
-    /// own line (its ancestors and itself), as pretix filters them for order positions.
-    pub(crate) fn visible_to(&self, child: &ChildKey) -> Self {
-        Self {
-            entries: self
-                .entries
-                .iter()
-                .map(|(id, results)| {
-                    let visible = results
-                        .iter()
-                        .filter(|mapped| mapped.child.is_prefix_of(child))
-                        .cloned()
-                        .collect();
-                    (id.clone(), visible)
-                })
-                .collect(),
-        }
-    }
-}
-
-/// What an earlier run stored for one mapping and child of an object (from
-/// `sync_result`), for providers that ask for it with
-/// [`OutboundSyncProvider::wants_previous_results`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreviousResult {
-    /// The identifier value then.
-    pub id_value: String,
-    /// What was done then.
-    pub action: String,
-    /// The provider's information then (e.g. a digest of what was sent).
-    pub info: Value,
-    /// When it was transmitted (ms since the epoch).
-    pub transmitted_at_ms: i64,
-}
-
-/// Earlier results of one object, by mapping id and child.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PreviousResults {
-    by_key: std::collections::HashMap<(String, String), PreviousResult>,
-}
-
-impl PreviousResults {
-    /// Adds the result of `mapping_id` for `child` (`ChildKey::to_string()`, empty for the
-    /// object itself).
-    pub fn insert(&mut self, mapping_id: String, child: String, result: PreviousResult) {
-        self.by_key.insert((mapping_id, child), result);
-    }
-
-    /// The result of `mapping_id` for `child`.
-    pub fn get(&self, mapping_id: &str, child: &ChildKey) -> Option<&PreviousResult> {
-        self.by_key.get(&(mapping_id.to_owned(), child.to_string()))
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
     }
 }
 
@@ -307,21 +204,15 @@ impl SyncRequest<'_> {
     }
 }
 
-/// A provider: pushes objects into one external system.
+/// A provider's behaviour: pushes objects into one external system.
 ///
-/// Implement `identifier`, `mappings` and `sync_object_with_properties`; the rest has
-/// defaults. `sync_object_with_properties` must be idempotent: the queue delivers at least
-/// once, so the same call may come again after a failure.
+/// Implement `sync_object_with_properties`; the rest has defaults. Identity, display name
+/// and mappings belong to the framework ([`ProviderType`](crate::ProviderType),
+/// [`ConfiguredProvider`](crate::ConfiguredProvider)). `sync_object_with_properties` must be
+/// idempotent: the queue delivers at least once, so the same call may come again after a
+/// failure.
 #[async_trait]
 pub trait OutboundSyncProvider: Send + Sync {
-    /// The provider's unique identifier (`basket`, `mailing_list`).
-    fn identifier(&self) -> &str;
-
-    /// The name shown to users; defaults to the identifier.
-    fn display_name(&self) -> &str {
-        self.identifier()
-    }
-
     /// How many recoverable failures a job may have before it stops as `exceeded`.
     fn max_attempts(&self) -> u32 {
         5
@@ -332,17 +223,19 @@ pub trait OutboundSyncProvider: Send + Sync {
         Some(",")
     }
 
-    /// The mappings to apply, in order.
-    fn mappings(&self) -> &[ObjectMapping];
+    /// Whether jobs of `object_type`, which no mapping has as its root model, still do
+    /// something here (e.g. in `finalize_sync` or `object_missing`). Default: no, so the
+    /// queue refuses to enqueue them and a sync of one is recorded as `skipped`.
+    fn handles_unmapped_object_type(&self, object_type: &str) -> bool {
+        let _ = object_type;
+        false
+    }
 
-    /// Whether jobs of `object_type` can do anything in this provider. The default: some
-    /// mapping's root model is `object_type`. The queue refuses to enqueue other types, and
-    /// a sync of one is recorded as `skipped`; override it for a type the provider handles
-    /// without a mapping (e.g. in `finalize_sync` or `object_missing`).
-    fn handles_object_type(&self, object_type: &str) -> bool {
-        self.mappings()
-            .iter()
-            .any(|mapping| mapping.root_model() == object_type)
+    /// Whether the framework skips the call for an external object whose request (id,
+    /// properties and modes) has the same digest as at the last successful send, recording
+    /// `nothing_to_do` instead; a forced job still sends. Off by default.
+    fn skips_unchanged_payloads(&self) -> bool {
+        false
     }
 
     /// Whether the worker should load what earlier runs stored for the object

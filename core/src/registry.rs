@@ -1,14 +1,9 @@
-//! The provider registry: provider crates register a const factory with `inventory`, and a
-//! binary builds the providers its configuration names.
-//!
-//! ```ignore
-//! outsync_core::register_provider! {
-//!     outsync_core::ProviderRegistration::new("my_list", "My mailing list", build_my_list)
-//! }
-//! ```
+//! The provider registry: provider crates register their [`ProviderType`] with
+//! `inventory` (`outsync_core::register_provider!(MyList);`), and a binary builds the
+//! providers its configuration names.
 
 use crate::SyncError;
-use crate::provider::OutboundSyncProvider;
+use crate::configured::{ConfiguredProvider, ProviderType};
 use crate::schema::SourceSchema;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -24,44 +19,34 @@ pub struct ProviderConfig {
     pub schema: Arc<SourceSchema>,
 }
 
-/// A function that builds a provider from its configuration. Configuration problems are
-/// reported as [`SyncError::Config`].
-pub type ProviderFactory = fn(&ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncError>;
+/// A function that builds a provider and its mappings from its configuration.
+/// Configuration problems are reported as [`SyncError::Config`].
+pub type ProviderFactory = fn(&ProviderConfig) -> Result<ConfiguredProvider, SyncError>;
 
 /// One registered provider type.
 #[derive(Debug, Clone, Copy)]
 pub struct ProviderRegistration {
-    /// The provider's identifier (matches [`OutboundSyncProvider::identifier`]).
+    /// The provider's identifier.
     pub identifier: &'static str,
     /// The name shown to users.
     pub display_name: &'static str,
     /// Builds the provider.
     pub factory: ProviderFactory,
-    /// The setting keys the provider reads; a configuration with any other key is an
-    /// error naming it. Empty: the settings are not checked.
+    /// The setting keys the provider reads besides `mappings` (which every provider
+    /// has); a configuration with any other key is an error naming it.
     pub settings: &'static [&'static str],
 }
 
 impl ProviderRegistration {
-    /// A registration; `const`, so it can be submitted with [`register_provider!`](crate::register_provider).
-    pub const fn new(
-        identifier: &'static str,
-        display_name: &'static str,
-        factory: ProviderFactory,
-    ) -> Self {
+    /// The registration of provider type `P`, as [`register_provider!`](crate::register_provider)
+    /// submits it.
+    pub const fn of<P: ProviderType>() -> Self {
         Self {
-            identifier,
-            display_name,
-            factory,
-            settings: &[],
+            identifier: P::IDENTIFIER,
+            display_name: P::DISPLAY_NAME,
+            factory: P::configure,
+            settings: P::SETTINGS,
         }
-    }
-
-    /// Declares the setting keys the provider reads, so that a misspelt key in a
-    /// configuration file is an error instead of being ignored.
-    pub const fn with_settings(mut self, settings: &'static [&'static str]) -> Self {
-        self.settings = settings;
-        self
     }
 }
 
@@ -156,7 +141,7 @@ impl Registry {
         &self,
         identifier: &str,
         config: &ProviderConfig,
-    ) -> Result<Box<dyn OutboundSyncProvider>, SyncError> {
+    ) -> Result<ConfiguredProvider, SyncError> {
         let registration = self
             .get(identifier)
             .map_err(|error| SyncError::config(error.to_string()))?;

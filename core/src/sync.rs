@@ -1,13 +1,14 @@
 //! Syncing one object: `should_sync`, every mapping in order (one call for a root mapping,
 //! one per child for a child mapping), `mapped_objects`, then `finalize_sync`.
 
-use crate::SyncError;
+use crate::configured::ConfiguredProvider;
 use crate::mapping::{LineageStep, ObjectMapping};
 use crate::provider::{
-    MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncOptions,
+    MappedObject, MappedObjects, ObjectRef, SourceObject, SyncAction, SyncOptions, SyncOutcome,
     SyncRequest,
 };
 use crate::schema::Inputs;
+use crate::{SyncError, digest};
 use serde_json::Value;
 
 /// What syncing one object did; the queue stores one result per entry.
@@ -32,7 +33,7 @@ pub struct ObjectSyncReport {
 /// why providers must be idempotent. Provider errors are prefixed with the mapping and the
 /// child they happened in.
 pub async fn sync_object(
-    provider: &dyn OutboundSyncProvider,
+    provider: &ConfiguredProvider,
     object: &ObjectRef,
     data: &Value,
 ) -> Result<ObjectSyncReport, SyncError> {
@@ -41,7 +42,7 @@ pub async fn sync_object(
 
 /// [`sync_object`] with options: `force`, and the previous results the worker loaded.
 pub async fn sync_object_with(
-    provider: &dyn OutboundSyncProvider,
+    provider: &ConfiguredProvider,
     object: &ObjectRef,
     data: &Value,
     options: &SyncOptions,
@@ -64,13 +65,15 @@ pub async fn sync_object_with(
             object.object_type
         ));
     }
-    if !provider.should_sync(&source) {
+    if !provider.provider().should_sync(&source) {
         return skip(format!(
             "provider \"{}\" declined the object (should_sync); nothing was sent",
             provider.identifier()
         ));
     }
-    let joiner = provider.list_field_joiner();
+    let behaviour = provider.provider();
+    let joiner = behaviour.list_field_joiner();
+    let skip_unchanged = behaviour.skips_unchanged_payloads();
     let mut mapped = MappedObjects::default();
     let mut calls = 0;
     for mapping in provider.mappings() {
@@ -106,11 +109,18 @@ pub async fn sync_object_with(
                 force: options.force,
                 list_joiner: joiner,
             };
-            calls += 1;
-            let outcome = provider
-                .sync_object_with_properties(request)
-                .await
-                .map_err(|error| error.in_context(&describe_call(mapping, inputs)))?;
+            let digest = skip_unchanged.then(|| digest::request_digest(&request));
+            let outcome = match unchanged_since_last_send(&request, digest.as_deref()) {
+                Some(outcome) => Some(outcome),
+                None => {
+                    calls += 1;
+                    behaviour
+                        .sync_object_with_properties(request)
+                        .await
+                        .map_err(|error| error.in_context(&describe_call(mapping, inputs)))?
+                        .map(|outcome| with_digest(outcome, digest))
+                }
+            };
             if let Some(outcome) = outcome {
                 results.push(MappedObject {
                     child: inputs.child_key().clone(),
@@ -120,13 +130,40 @@ pub async fn sync_object_with(
         }
         mapped.insert(mapping.id(), results);
     }
-    provider.finalize_sync(&source, &mapped).await?;
+    behaviour.finalize_sync(&source, &mapped).await?;
     Ok(ObjectSyncReport {
         skipped: false,
         skip_reason: None,
         mapped_objects: mapped,
         calls,
     })
+}
+
+/// The `nothing_to_do` outcome for a request whose digest matches the last successful
+/// send's (not for a forced job), or `None` to send.
+fn unchanged_since_last_send(
+    request: &SyncRequest<'_>,
+    digest: Option<&str>,
+) -> Option<SyncOutcome> {
+    let previous = request.previous?;
+    if request.force || digest.is_none() || previous.payload_digest.as_deref() != digest {
+        return None;
+    }
+    let mut outcome =
+        SyncOutcome::new(SyncAction::NothingToDo, request).with_info(previous.info.clone());
+    outcome.external_link_href = previous.external_link_href.clone();
+    outcome.external_link_display_name = previous.external_link_display_name.clone();
+    outcome.payload_digest = digest.map(str::to_owned);
+    Some(outcome)
+}
+
+/// Records the digest of what was sent, unless the target has not applied it yet
+/// (`pending`), so that the next job sends it again.
+fn with_digest(mut outcome: SyncOutcome, digest: Option<String>) -> SyncOutcome {
+    if outcome.action != SyncAction::Pending {
+        outcome.payload_digest = digest;
+    }
+    outcome
 }
 
 fn describe_call(mapping: &ObjectMapping, inputs: &Inputs<'_>) -> String {
@@ -208,7 +245,7 @@ pub struct PreviewEntry {
 /// Evaluates `provider`'s mappings for `data` without calling the provider: what a sync
 /// would send (`outsync mapping preview`).
 pub fn preview(
-    provider: &dyn OutboundSyncProvider,
+    provider: &ConfiguredProvider,
     object: &ObjectRef,
     data: &Value,
 ) -> Result<Vec<PreviewEntry>, SyncError> {
@@ -229,7 +266,7 @@ pub fn preview(
                 mapping_id: mapping.id().to_owned(),
                 child: inputs.child_key().clone(),
                 id_value: mapping.id_value(inputs),
-                properties: mapping.evaluate(inputs, provider.list_field_joiner())?,
+                properties: mapping.evaluate(inputs, provider.provider().list_field_joiner())?,
             });
         }
     }

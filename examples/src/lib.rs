@@ -1,51 +1,38 @@
-//! A custom provider in a few dozen lines: it "sends" contacts to an in-memory address
-//! book and registers itself in the outsync registry under `address_book`.
+//! A complete custom provider: it "sends" contacts to an in-memory address book and
+//! registers itself in the outsync registry under `address_book`.
 //!
 //! Any crate can do the same; a binary that links it (`use outsync_examples as _;`) can
-//! build the provider by name from its JSON settings.
+//! build the provider by name from its JSON settings. The framework loads the `mappings`
+//! setting; the provider only writes.
 
-use outsync_core::mapping::ObjectMapping;
 use outsync_core::{
-    OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncError, SyncOutcome,
-    SyncRequest, async_trait, register_provider,
+    OutboundSyncProvider, ProviderConfig, ProviderType, SyncError, SyncOutcome, SyncRequest,
+    async_trait, register_provider,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Contacts by e-mail address.
-pub type Contacts = BTreeMap<String, Map<String, Value>>;
-
-/// Keeps contacts in memory, as a stand-in for a CRM's API.
+/// Keeps contacts (by e-mail address) in memory, as a stand-in for a CRM's API.
+#[derive(Default)]
 pub struct AddressBook {
-    mappings: Vec<ObjectMapping>,
     /// The "external system".
-    pub contacts: Mutex<Contacts>,
+    pub contacts: Mutex<BTreeMap<String, Map<String, Value>>>,
 }
 
-fn build(config: &ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncError> {
-    let mappings = ObjectMapping::load_value(&config.settings["mappings"], &config.schema)?;
-    Ok(Box::new(AddressBook {
-        mappings,
-        contacts: Mutex::default(),
-    }))
+impl ProviderType for AddressBook {
+    const IDENTIFIER: &'static str = "address_book";
+    const DISPLAY_NAME: &'static str = "Address book (example)";
+
+    fn from_settings(_: &ProviderConfig) -> Result<Self, SyncError> {
+        Ok(Self::default())
+    }
 }
 
-register_provider! {
-    ProviderRegistration::new("address_book", "Address book (example)", build)
-        .with_settings(&["mappings"])
-}
+register_provider!(AddressBook);
 
 #[async_trait]
 impl OutboundSyncProvider for AddressBook {
-    fn identifier(&self) -> &str {
-        "address_book"
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
-    }
-
     async fn sync_object_with_properties(
         &self,
         request: SyncRequest<'_>,
@@ -53,7 +40,7 @@ impl OutboundSyncProvider for AddressBook {
         let mut contacts = self
             .contacts
             .lock()
-            .map_err(|_| SyncError::recoverable("address book lock poisoned"))?;
+            .map_err(|_| SyncError::recoverable("busy"))?;
         let (action, changes) = request.changes(contacts.get(request.id_value));
         contacts
             .entry(request.id_value.to_owned())

@@ -3,7 +3,9 @@
 
 use outsync_core::mapping::ObjectMapping;
 use outsync_core::schema::{ComputedFields, SourceSchema};
-use outsync_core::{ObjectRef, OutboundSyncProvider, SyncError, SyncOutcome, SyncRequest};
+use outsync_core::{
+    ConfiguredProvider, ObjectRef, OutboundSyncProvider, SyncError, SyncOutcome, SyncRequest,
+};
 use outsync_queue::EnqueueRequest;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -45,19 +47,12 @@ pub fn schema() -> &'static SourceSchema {
     SCHEMA.get_or_init(|| SourceSchema::from_json(SCHEMA_JSON, &computed()).expect("schema"))
 }
 
-/// A provider that only carries mappings (for [`outsync_core::preview`]).
-pub struct MappingsOnly(pub Vec<ObjectMapping>);
+/// A provider that sends nothing (for [`outsync_core::preview`], which only needs the
+/// mappings).
+pub struct SendsNothing;
 
 #[outsync_core::async_trait]
-impl OutboundSyncProvider for MappingsOnly {
-    fn identifier(&self) -> &str {
-        "fuzz"
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.0
-    }
-
+impl OutboundSyncProvider for SendsNothing {
     async fn sync_object_with_properties(
         &self,
         _request: SyncRequest<'_>,
@@ -66,11 +61,16 @@ impl OutboundSyncProvider for MappingsOnly {
     }
 }
 
+/// `mappings` served by a provider that sends nothing.
+pub fn mappings_only(mappings: Vec<ObjectMapping>) -> ConfiguredProvider {
+    ConfiguredProvider::new("fuzz", mappings, std::sync::Arc::new(SendsNothing))
+}
+
 /// The fixture mappings as a provider (once per process).
-pub fn fixture_provider() -> &'static MappingsOnly {
-    static PROVIDER: OnceLock<MappingsOnly> = OnceLock::new();
+pub fn fixture_provider() -> &'static ConfiguredProvider {
+    static PROVIDER: OnceLock<ConfiguredProvider> = OnceLock::new();
     PROVIDER.get_or_init(|| {
-        MappingsOnly(ObjectMapping::load_all(MAPPINGS_JSON, schema()).expect("mappings"))
+        mappings_only(ObjectMapping::load_all(MAPPINGS_JSON, schema()).expect("mappings"))
     })
 }
 
@@ -96,7 +96,7 @@ pub fn check_mapping_json(text: &str) {
         .unwrap_or_else(|error| panic!("serialized mappings do not load again: {error}\n{json}"));
     let json_again = Value::Array(again.iter().map(ObjectMapping::to_json).collect());
     assert_eq!(json, json_again, "the round trip changed the mappings");
-    let provider = MappingsOnly(again);
+    let provider = mappings_only(again);
     let _ = outsync_core::preview(&provider, &ObjectRef::new("Order", "x"), &sample_order());
 }
 

@@ -9,7 +9,8 @@
 use outsync_core::mapping::ObjectMapping;
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
-    ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
+    ConfiguredProvider, ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome,
+    SyncRequest, async_trait,
 };
 use outsync_queue::{EnqueueItem, Queue, RunOutcome, connect};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
@@ -41,19 +42,11 @@ const MAPPINGS: &str = r#"[
 ]"#;
 
 struct BenchProvider {
-    identifier: &'static str,
-    mappings: Vec<ObjectMapping>,
     latency: Duration,
 }
 
 #[async_trait]
 impl OutboundSyncProvider for BenchProvider {
-    fn identifier(&self) -> &str {
-        self.identifier
-    }
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
-    }
     async fn sync_object_with_properties(
         &self,
         request: SyncRequest<'_>,
@@ -75,12 +68,12 @@ fn provider(
     identifier: &'static str,
     latency: Duration,
     schema: &SourceSchema,
-) -> Arc<dyn OutboundSyncProvider> {
-    Arc::new(BenchProvider {
+) -> Arc<ConfiguredProvider> {
+    Arc::new(ConfiguredProvider::new(
         identifier,
-        mappings: ObjectMapping::load_all(MAPPINGS, schema).expect("mappings"),
-        latency,
-    })
+        ObjectMapping::load_all(MAPPINGS, schema).expect("mappings"),
+        Arc::new(BenchProvider { latency }),
+    ))
 }
 
 async fn fresh_db(label: &str, postgres: Option<&str>) -> (DatabaseConnection, String) {

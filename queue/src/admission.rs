@@ -10,7 +10,7 @@
 use super::error::QueueError;
 use outsync_core::mapping::value_to_string;
 use outsync_core::schema::FieldPath;
-use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_core::{ConfiguredProvider, ObjectRef};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub const MAX_SNAPSHOT_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct ProviderRules {
     types: BTreeMap<String, Option<FieldPath>>,
-    provider: Option<Arc<dyn OutboundSyncProvider>>,
+    provider: Option<Arc<ConfiguredProvider>>,
 }
 
 impl std::fmt::Debug for ProviderRules {
@@ -38,7 +38,7 @@ impl std::fmt::Debug for ProviderRules {
 
 impl ProviderRules {
     /// The rules of `provider`.
-    pub(crate) fn of(provider: Arc<dyn OutboundSyncProvider>) -> Self {
+    pub(crate) fn of(provider: Arc<ConfiguredProvider>) -> Self {
         let mut types = BTreeMap::new();
         for mapping in provider.mappings() {
             let id_path = mapping.root_id_path().cloned();

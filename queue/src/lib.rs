@@ -148,7 +148,7 @@ impl Queue {
     /// object type none of its mappings reads, or a snapshot without the schema's id (or
     /// with another object's id), is refused with nothing queued. [`Queue::new`] knows only
     /// the identifiers and checks the shape of a job alone.
-    pub fn for_providers(providers: &[Arc<dyn outsync_core::OutboundSyncProvider>]) -> Self {
+    pub fn for_providers(providers: &[Arc<outsync_core::ConfiguredProvider>]) -> Self {
         let mut queue = Self::new(providers.iter().map(|p| p.identifier().to_owned()));
         queue.rules = Arc::new(
             providers

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateQueueTables),
             Box::new(AddForceSend),
             Box::new(AddSnoozedSince),
+            Box::new(AddPayloadDigest),
         ]
     }
 
@@ -226,5 +227,29 @@ impl MigrationTrait for CreateQueueTables {
             manager.create_index(index.to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// Adds `sync_result.payload_digest`: the digest of what the last successful send carried,
+/// for providers that skip unchanged payloads.
+struct AddPayloadDigest;
+
+impl MigrationName for AddPayloadDigest {
+    fn name(&self) -> &str {
+        "m20261128_000004_add_payload_digest"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddPayloadDigest {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("sync_result")
+                    .add_column(text_null("payload_digest"))
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -3,31 +3,36 @@
 //! is still running records the object in `overlaps.log`.
 
 use crate::scripted::record_mappings;
-use outsync_core::mapping::ObjectMapping;
 use outsync_core::{
-    OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
+    ConfiguredProvider, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest,
+    async_trait,
 };
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The provider (identifier `file_target`).
 pub struct FileTargetProvider {
     dir: PathBuf,
     delay: Duration,
-    mappings: Vec<ObjectMapping>,
 }
 
 impl FileTargetProvider {
-    /// Writes into `dir`; each call takes `delay`.
-    pub fn new(dir: &Path, delay: Duration) -> Self {
+    /// Writes into `dir`; each call takes `delay`. The provider is `file_target` with
+    /// [`record_mappings`].
+    pub fn configured(dir: &Path, delay: Duration) -> Arc<ConfiguredProvider> {
         std::fs::create_dir_all(dir.join("active")).expect("target dir");
-        Self {
+        let provider = Self {
             dir: dir.to_owned(),
             delay,
-            mappings: record_mappings(),
-        }
+        };
+        Arc::new(ConfiguredProvider::new(
+            "file_target",
+            record_mappings(),
+            Arc::new(provider),
+        ))
     }
 
     fn append(&self, file: &str, line: &str) -> Result<(), SyncError> {
@@ -52,14 +57,6 @@ pub fn read_lines(dir: &Path, file: &str) -> Vec<String> {
 
 #[async_trait]
 impl OutboundSyncProvider for FileTargetProvider {
-    fn identifier(&self) -> &str {
-        "file_target"
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
-    }
-
     async fn sync_object_with_properties(
         &self,
         request: SyncRequest<'_>,

@@ -4,11 +4,12 @@
 //! `Retry-After`), other 4xx are permanent.
 
 use crate::scripted::record_mappings;
-use outsync_core::mapping::ObjectMapping;
 use outsync_core::{
-    OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
+    ConfiguredProvider, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest,
+    async_trait,
 };
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The provider (identifier `http_target`).
@@ -16,38 +17,39 @@ pub struct HttpTargetProvider {
     base: String,
     token: String,
     client: reqwest::Client,
-    mappings: Vec<ObjectMapping>,
     max_attempts: u32,
 }
 
 impl HttpTargetProvider {
-    /// Pushes to `base` with `token`; a request waits at most `timeout`.
-    pub fn new(base: &str, token: &str, timeout: Duration, max_attempts: u32) -> Self {
-        Self {
+    /// Pushes to `base` with `token`; a request waits at most `timeout`. The provider is
+    /// `http_target` with [`record_mappings`].
+    pub fn configured(
+        base: &str,
+        token: &str,
+        timeout: Duration,
+        max_attempts: u32,
+    ) -> Arc<ConfiguredProvider> {
+        let provider = Self {
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             client: reqwest::Client::builder()
                 .timeout(timeout)
                 .build()
                 .expect("HTTP client"),
-            mappings: record_mappings(),
             max_attempts,
-        }
+        };
+        Arc::new(ConfiguredProvider::new(
+            "http_target",
+            record_mappings(),
+            Arc::new(provider),
+        ))
     }
 }
 
 #[async_trait]
 impl OutboundSyncProvider for HttpTargetProvider {
-    fn identifier(&self) -> &str {
-        "http_target"
-    }
-
     fn max_attempts(&self) -> u32 {
         self.max_attempts
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
     }
 
     async fn sync_object_with_properties(

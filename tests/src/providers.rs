@@ -7,7 +7,8 @@ use outsync_core::mapping::{
 };
 use outsync_core::schema::SourceSchema;
 use outsync_core::{
-    OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
+    ConfiguredProvider, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest,
+    async_trait,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -31,48 +32,46 @@ pub const ORDER_AND_TICKET_MAPPINGS: &str =
 pub struct FakeApiProvider {
     /// The external system.
     pub api: Arc<FakeApi>,
-    mappings: Vec<ObjectMapping>,
     /// `(earlier mapping id, external field)`: where to store associated ids.
     association: Option<(String, String)>,
 }
 
 impl FakeApiProvider {
     /// pretix's `SimpleOrderSync`.
-    pub fn simple_order_sync(api: Arc<FakeApi>, schema: &SourceSchema) -> Result<Self, SyncError> {
-        Ok(Self {
-            api,
-            mappings: ObjectMapping::load_all(ORDER_MAPPINGS, schema)?,
-            association: None,
-        })
+    pub fn simple_order_sync(
+        api: Arc<FakeApi>,
+        schema: &SourceSchema,
+    ) -> Result<ConfiguredProvider, SyncError> {
+        let mappings = ObjectMapping::load_all(ORDER_MAPPINGS, schema)?;
+        Ok(Self::configured(api, mappings, None))
     }
 
     /// pretix's `OrderAndTicketAssociationSync`.
     pub fn order_and_ticket_sync(
         api: Arc<FakeApi>,
         schema: &SourceSchema,
-    ) -> Result<Self, SyncError> {
-        Ok(Self {
+    ) -> Result<ConfiguredProvider, SyncError> {
+        let mappings = ObjectMapping::load_all(ORDER_AND_TICKET_MAPPINGS, schema)?;
+        Ok(Self::configured(
             api,
-            mappings: ObjectMapping::load_all(ORDER_AND_TICKET_MAPPINGS, schema)?,
-            association: Some(("tickets".into(), "tickets".into())),
-        })
+            mappings,
+            Some(("tickets".into(), "tickets".into())),
+        ))
+    }
+
+    fn configured(
+        api: Arc<FakeApi>,
+        mappings: Vec<ObjectMapping>,
+        association: Option<(String, String)>,
+    ) -> ConfiguredProvider {
+        let provider = Self { api, association };
+        ConfiguredProvider::new("fake_api", mappings, Arc::new(provider))
+            .with_display_name("In-memory fake API")
     }
 }
 
 #[async_trait]
 impl OutboundSyncProvider for FakeApiProvider {
-    fn identifier(&self) -> &str {
-        "fake_api"
-    }
-
-    fn display_name(&self) -> &str {
-        "In-memory fake API"
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
-    }
-
     async fn sync_object_with_properties(
         &self,
         request: SyncRequest<'_>,

@@ -4,12 +4,13 @@
 use outsync_core::mapping::ObjectMapping;
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
-    OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest, async_trait,
+    ConfiguredProvider, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome, SyncRequest,
+    async_trait,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A one-model schema: `Order` with `code` and `version`.
@@ -80,6 +81,20 @@ pub struct ScriptedProvider {
 }
 
 impl ScriptedProvider {
+    /// Its identifier.
+    pub fn identifier(&self) -> &str {
+        &self.identifier
+    }
+
+    /// The provider with its identifier and mappings, as the worker and queue take it.
+    pub fn configured(self: &Arc<Self>) -> Arc<ConfiguredProvider> {
+        Arc::new(ConfiguredProvider::new(
+            self.identifier.clone(),
+            self.mappings.clone(),
+            self.clone(),
+        ))
+    }
+
     /// A provider named `identifier` that succeeds unless scripted otherwise.
     pub fn new(identifier: &str) -> Self {
         let mappings = record_mappings();
@@ -144,16 +159,8 @@ impl ScriptedProvider {
 
 #[async_trait]
 impl OutboundSyncProvider for ScriptedProvider {
-    fn identifier(&self) -> &str {
-        &self.identifier
-    }
-
     fn max_attempts(&self) -> u32 {
         self.max_attempts
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
     }
 
     async fn sync_object_with_properties(

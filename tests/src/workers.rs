@@ -1,7 +1,7 @@
 //! Workers running in the background of a test, each on its own connection pool as if on
 //! its own host, and a wait for the queue to drain.
 
-use outsync_core::OutboundSyncProvider;
+use outsync_core::ConfiguredProvider;
 use outsync_queue::worker::WorkSummary;
 use outsync_queue::{Queue, QueueError, RetryPolicy, connect};
 use outsync_queue::{Worker, WorkerConfig};
@@ -24,7 +24,7 @@ impl BackgroundWorkers {
         url: &str,
         count: usize,
         config: &WorkerConfig,
-        make_providers: impl Fn() -> Vec<Arc<dyn OutboundSyncProvider>>,
+        make_providers: impl Fn() -> Vec<Arc<ConfiguredProvider>>,
     ) -> Self {
         let (stop, _) = watch::channel(false);
         let mut handles = Vec::new();

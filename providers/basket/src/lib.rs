@@ -6,7 +6,7 @@
 //!
 //! - [`basket_schema`]: the `UserProfile` and `Addon` source models;
 //! - [`DEFAULT_MAPPINGS`]: mappings producing exactly the documented payloads;
-//! - [`BasketProvider`]: sends them, skipping payloads Basket already accepted;
+//! - [`BasketProvider`]: sends them; unchanged payloads are skipped (`skip_unchanged`);
 //! - `Triggers` (feature `queue`): enqueues syncs when a field Basket receives changes
 //!   ([`user_changed`], [`addon_changed`] tell);
 //! - [`BasketClient::subscribe`] / [`BasketClient::unsubscribe`]: newsletters.
@@ -31,25 +31,9 @@ pub use client::BasketClient;
 pub use config::{ApiKey, BasketConfig};
 pub use mappings::DEFAULT_MAPPINGS;
 pub use newsletter::{Subscription, Unsubscribe};
-pub use provider::{BasketProvider, IDENTIFIER, payload_digest};
+pub use provider::{BasketProvider, IDENTIFIER};
 pub use schema::{SCHEMA_JSON, basket_schema, computed_fields};
 #[cfg(feature = "queue")]
 pub use triggers::Triggers;
 
-use outsync_core::{OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncError};
-
-fn build(config: &ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncError> {
-    Ok(Box::new(BasketProvider::from_config(config)?))
-}
-
-outsync_core::register_provider! {
-    ProviderRegistration::new(IDENTIFIER, "Mozilla Basket", build).with_settings(&[
-        "base_url",
-        "api_key",
-        "api_key_env",
-        "api_key_file",
-        "timeout_seconds",
-        "skip_unchanged",
-        "mappings",
-    ])
-}
+outsync_core::register_provider!(BasketProvider);

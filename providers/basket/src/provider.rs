@@ -1,5 +1,5 @@
-//! The Basket provider: user accounts and add-ons to `/amo-sync/…`, skipping payloads Basket
-//! already accepted.
+//! The Basket provider: user accounts and add-ons to `/amo-sync/…`; the framework skips
+//! payloads Basket already accepted (`skip_unchanged`).
 
 use crate::client::{BasketClient, Call};
 use crate::config::BasketConfig;
@@ -7,60 +7,83 @@ use crate::mappings::DEFAULT_MAPPINGS;
 use outsync_core::mapping::{ObjectMapping, assign_properties};
 use outsync_core::schema::SourceSchema;
 use outsync_core::{
-    OutboundSyncProvider, ProviderConfig, SyncAction, SyncError, SyncOutcome, SyncRequest,
-    async_trait,
+    ConfiguredProvider, OutboundSyncProvider, ProviderConfig, ProviderType, SyncAction, SyncError,
+    SyncOutcome, SyncRequest, async_trait,
 };
-use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The provider's identifier.
-pub const IDENTIFIER: &str = "basket";
+pub const IDENTIFIER: &str = <BasketProvider as ProviderType>::IDENTIFIER;
 
 /// Pushes AMO user accounts and add-ons to Basket.
 #[derive(Debug)]
 pub struct BasketProvider {
     client: BasketClient,
-    mappings: Vec<ObjectMapping>,
 }
 
 impl BasketProvider {
-    /// A provider with the default mappings (or `mappings` JSON, if given), validated
-    /// against `schema`.
-    pub fn new(
+    /// A provider sending with `config`. Build it with its mappings from settings with
+    /// [`ProviderType::configure`] (the default mappings unless the settings have
+    /// `mappings`), or with [`BasketProvider::configured`].
+    pub fn new(config: BasketConfig) -> Result<Self, SyncError> {
+        Ok(Self {
+            client: BasketClient::new(config)?,
+        })
+    }
+
+    /// The provider for `config` with the default mappings (or `mappings` JSON, if given),
+    /// validated against `schema`, ready for `sync_object` and the queue.
+    pub fn configured(
         config: BasketConfig,
         schema: &SourceSchema,
         mappings: Option<&Value>,
-    ) -> Result<Self, SyncError> {
+    ) -> Result<ConfiguredProvider, SyncError> {
         let mappings = match mappings {
             Some(custom) => ObjectMapping::load_value(custom, schema)?,
             None => ObjectMapping::load_all(DEFAULT_MAPPINGS, schema)?,
         };
-        for mapping in &mappings {
-            if endpoint(mapping.external_object_type()).is_none() {
-                return Err(SyncError::config(format!(
-                    "mapping {}: external_object_type \"{}\" is not a Basket endpoint; use \"userprofile\" or \"addon\"",
-                    mapping.id(),
-                    mapping.external_object_type()
-                )));
-            }
-        }
-        Ok(Self {
-            client: BasketClient::new(config)?,
-            mappings,
-        })
-    }
-
-    /// Builds the provider from its settings (see [`BasketConfig::from_settings`]; an
-    /// optional `mappings` array replaces the defaults). The schema must contain the Basket
-    /// models ([`crate::basket_schema`]) or the models your mappings name.
-    pub fn from_config(config: &ProviderConfig) -> Result<Self, SyncError> {
-        let settings = BasketConfig::from_settings(&config.settings)?;
-        Self::new(settings, &config.schema, config.settings.get("mappings"))
+        mappings.iter().try_for_each(Self::check_mapping)?;
+        Ok(
+            ConfiguredProvider::new(IDENTIFIER, mappings, Arc::new(Self::new(config)?))
+                .with_display_name(Self::DISPLAY_NAME),
+        )
     }
 
     /// The HTTP client (also used for newsletters).
     pub fn client(&self) -> &BasketClient {
         &self.client
+    }
+}
+
+impl ProviderType for BasketProvider {
+    const IDENTIFIER: &'static str = "basket";
+    const DISPLAY_NAME: &'static str = "Mozilla Basket";
+    const SETTINGS: &'static [&'static str] = &[
+        "base_url",
+        "api_key",
+        "api_key_env",
+        "api_key_file",
+        "timeout_seconds",
+        "skip_unchanged",
+    ];
+    const DEFAULT_MAPPINGS: Option<&'static str> = Some(DEFAULT_MAPPINGS);
+
+    /// See [`BasketConfig::from_settings`]; the schema must contain the Basket models
+    /// ([`crate::basket_schema`]) or the models the `mappings` setting names.
+    fn from_settings(config: &ProviderConfig) -> Result<Self, SyncError> {
+        Self::new(BasketConfig::from_settings(&config.settings)?)
+    }
+
+    fn check_mapping(mapping: &ObjectMapping) -> Result<(), SyncError> {
+        match endpoint(mapping.external_object_type()) {
+            Some(_) => Ok(()),
+            None => Err(SyncError::config(format!(
+                "mapping {}: external_object_type \"{}\" is not a Basket endpoint; use \"userprofile\" or \"addon\"",
+                mapping.id(),
+                mapping.external_object_type()
+            ))),
+        }
     }
 }
 
@@ -73,62 +96,18 @@ fn endpoint(object_type: &str) -> Option<&'static str> {
     }
 }
 
-/// SHA-256 of the payload's canonical JSON (keys sorted at every level).
-pub fn payload_digest(payload: &Value) -> String {
-    fn canonical(value: &Value, out: &mut String) {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (index, key) in keys.into_iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(key.clone()).to_string());
-                    out.push(':');
-                    canonical(&map[key], out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (index, item) in items.iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    canonical(item, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut text = String::new();
-    canonical(payload, &mut text);
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 #[async_trait]
 impl OutboundSyncProvider for BasketProvider {
-    fn identifier(&self) -> &str {
-        IDENTIFIER
-    }
-
-    fn display_name(&self) -> &str {
-        "Mozilla Basket"
-    }
-
     fn list_field_joiner(&self) -> Option<&str> {
         None
     }
 
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
+    /// Create or update is told from the previous results.
+    fn wants_previous_results(&self) -> bool {
+        true
     }
 
-    fn wants_previous_results(&self) -> bool {
+    fn skips_unchanged_payloads(&self) -> bool {
         self.client.config().skip_unchanged
     }
 
@@ -146,16 +125,6 @@ impl OutboundSyncProvider for BasketProvider {
             true,
             None,
         ));
-        let digest = payload_digest(&payload);
-        let info = json!({"digest": digest});
-        let unchanged = request.previous.is_some_and(|previous| {
-            previous.info.get("digest").and_then(Value::as_str) == Some(digest.as_str())
-        });
-        if unchanged && !request.force && self.client.config().skip_unchanged {
-            return Ok(Some(
-                SyncOutcome::new(SyncAction::NothingToDo, &request).with_info(info),
-            ));
-        }
         let what = format!("{object_type} {}", request.id_value);
         self.client
             .post_json(Call { what: &what, path }, &payload)
@@ -165,6 +134,6 @@ impl OutboundSyncProvider for BasketProvider {
         } else {
             SyncAction::Create
         };
-        Ok(Some(SyncOutcome::new(action, &request).with_info(info)))
+        Ok(Some(SyncOutcome::new(action, &request)))
     }
 }

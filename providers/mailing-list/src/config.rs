@@ -4,7 +4,7 @@ use crate::backend::AdmissionPolicy;
 use crate::mailman::MailmanBackend;
 use crate::provider::{MailingListProvider, MembershipPolicy};
 use outsync_core::mapping::ObjectMapping;
-use outsync_core::{ProviderConfig, SyncError};
+use outsync_core::{ProviderConfig, ProviderType, SyncError};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +48,35 @@ fn flag(settings: &Value, key: &str, default: bool) -> Result<bool, SyncError> {
     }
 }
 
-/// Builds the provider from settings:
+impl ProviderType for MailingListProvider {
+    const IDENTIFIER: &'static str = "mailing_list";
+    const DISPLAY_NAME: &'static str = "Mailing list";
+    const SETTINGS: &'static [&'static str] = &[
+        "backend",
+        "base_url",
+        "user",
+        "password",
+        "password_env",
+        "password_file",
+        "timeout_seconds",
+        "pre_verified",
+        "pre_confirmed",
+        "pre_approved",
+        "send_welcome_message",
+        "resubscribe_leavers",
+        "max_attempts",
+    ];
+
+    fn from_settings(config: &ProviderConfig) -> Result<Self, SyncError> {
+        from_settings(&config.settings)
+    }
+
+    fn check_mapping(mapping: &ObjectMapping) -> Result<(), SyncError> {
+        Self::check_properties(mapping)
+    }
+}
+
+/// Builds the provider from settings (the framework loads `mappings`):
 ///
 /// ```json
 /// {"backend": "mailman", "base_url": "http://127.0.0.1:8001", "user": "restadmin",
@@ -57,8 +85,7 @@ fn flag(settings: &Value, key: &str, default: bool) -> Result<bool, SyncError> {
 ///  "send_welcome_message": false, "resubscribe_leavers": false, "max_attempts": 10,
 ///  "mappings": [...]}
 /// ```
-pub fn from_config(config: &ProviderConfig) -> Result<MailingListProvider, SyncError> {
-    let settings = &config.settings;
+fn from_settings(settings: &Value) -> Result<MailingListProvider, SyncError> {
     let backend = settings
         .get("backend")
         .and_then(Value::as_str)
@@ -115,9 +142,5 @@ pub fn from_config(config: &ProviderConfig) -> Result<MailingListProvider, SyncE
                 })?,
         },
     };
-    let mappings = settings.get("mappings").ok_or_else(|| {
-        SyncError::config("setting \"mappings\" is missing: say which objects become list members")
-    })?;
-    let mappings = ObjectMapping::load_value(mappings, &config.schema)?;
-    MailingListProvider::new(Arc::new(backend), mappings, policy)
+    Ok(MailingListProvider::new(Arc::new(backend), policy))
 }

@@ -15,31 +15,7 @@ mod mailman;
 mod provider;
 
 pub use backend::{AdmissionPolicy, Joined, ListBackend, Member};
-pub use config::from_config;
 pub use mailman::{MailmanBackend, list_id};
 pub use provider::{IDENTIFIER, MailingListProvider, MembershipPolicy, PROPERTIES};
 
-use outsync_core::{OutboundSyncProvider, ProviderConfig, ProviderRegistration, SyncError};
-
-fn build(config: &ProviderConfig) -> Result<Box<dyn OutboundSyncProvider>, SyncError> {
-    Ok(Box::new(from_config(config)?))
-}
-
-outsync_core::register_provider! {
-    ProviderRegistration::new(IDENTIFIER, "Mailing list", build).with_settings(&[
-        "backend",
-        "base_url",
-        "user",
-        "password",
-        "password_env",
-        "password_file",
-        "timeout_seconds",
-        "pre_verified",
-        "pre_confirmed",
-        "pre_approved",
-        "send_welcome_message",
-        "resubscribe_leavers",
-        "max_attempts",
-        "mappings",
-    ])
-}
+outsync_core::register_provider!(MailingListProvider);

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The provider's identifier.
-pub const IDENTIFIER: &str = "mailing_list";
+pub const IDENTIFIER: &str = <MailingListProvider as outsync_core::ProviderType>::IDENTIFIER;
 
 /// The properties a mapping may set.
 pub const PROPERTIES: [&str; 3] = ["display_name", "delivery_mode", "subscribed"];
@@ -40,7 +40,6 @@ type Rosters = HashMap<String, Vec<Member>>;
 #[derive(Debug)]
 pub struct MailingListProvider {
     backend: Arc<dyn ListBackend>,
-    mappings: Vec<ObjectMapping>,
     policy: MembershipPolicy,
     /// One roster read per object and list: filled by the first call of an object's sync,
     /// dropped by `finalize_sync`.
@@ -48,32 +47,32 @@ pub struct MailingListProvider {
 }
 
 impl MailingListProvider {
-    /// A provider for `backend` with validated `mappings`; mappings may set only
-    /// [`PROPERTIES`].
-    pub fn new(
-        backend: Arc<dyn ListBackend>,
-        mappings: Vec<ObjectMapping>,
-        policy: MembershipPolicy,
-    ) -> Result<Self, SyncError> {
-        for mapping in &mappings {
-            for (index, entry) in mapping.property_mappings().iter().enumerate() {
-                if !PROPERTIES.contains(&entry.external_field()) {
-                    return Err(SyncError::config(format!(
-                        "mapping {}, entry {}, field \"{}\": a mailing list member has only {}",
-                        mapping.id(),
-                        index + 1,
-                        entry.external_field(),
-                        PROPERTIES.join(", ")
-                    )));
-                }
-            }
-        }
-        Ok(Self {
+    /// A provider for `backend`. Wrap it with its mappings in a
+    /// [`ConfiguredProvider`](outsync_core::ConfiguredProvider), or build both from settings
+    /// with [`ProviderType::configure`](outsync_core::ProviderType::configure), which also
+    /// checks that the mappings set only [`PROPERTIES`].
+    pub fn new(backend: Arc<dyn ListBackend>, policy: MembershipPolicy) -> Self {
+        Self {
             backend,
-            mappings,
             policy,
             rosters: Mutex::default(),
-        })
+        }
+    }
+
+    /// Refuses a mapping that sets a field other than [`PROPERTIES`], naming it.
+    pub(crate) fn check_properties(mapping: &ObjectMapping) -> Result<(), SyncError> {
+        for (index, entry) in mapping.property_mappings().iter().enumerate() {
+            if !PROPERTIES.contains(&entry.external_field()) {
+                return Err(SyncError::config(format!(
+                    "mapping {}, entry {}, field \"{}\": a mailing list member has only {}",
+                    mapping.id(),
+                    index + 1,
+                    entry.external_field(),
+                    PROPERTIES.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn cached_roster(&self, object: &ObjectRef, list: &str) -> Option<Vec<Member>> {
@@ -170,18 +169,6 @@ fn info(subscribed: bool, member: Option<&Member>, note: Option<&str>) -> Value 
 
 #[async_trait]
 impl OutboundSyncProvider for MailingListProvider {
-    fn identifier(&self) -> &str {
-        IDENTIFIER
-    }
-
-    fn display_name(&self) -> &str {
-        "Mailing list"
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
-    }
-
     fn wants_previous_results(&self) -> bool {
         true
     }

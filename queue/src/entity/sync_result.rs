@@ -35,6 +35,8 @@ pub struct Model {
     pub sync_info: Option<String>,
     /// When it was transmitted (ms).
     pub transmitted_at: i64,
+    /// Digest of what was sent, for providers that skip unchanged payloads.
+    pub payload_digest: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,7 +17,8 @@ pub(crate) async fn previous_results(
     let rows = db
         .query_all_raw(statement(
             db,
-            "SELECT mapping_id, child_id, id_value, action, sync_info, transmitted_at FROM sync_result \
+            "SELECT mapping_id, child_id, id_value, action, sync_info, transmitted_at, external_link_href, \
+             external_link_display_name, payload_digest FROM sync_result \
              WHERE provider = $1 AND object_type = $2 AND object_id = $3",
             vec![provider.into(), object.object_type.as_str().into(), object.id.as_str().into()],
         ))
@@ -37,6 +38,9 @@ pub(crate) async fn previous_results(
                         .and_then(|text| serde_json::from_str(&text).ok())
                         .unwrap_or(serde_json::Value::Null),
                     transmitted_at_ms: get(&row, "transmitted_at")?,
+                    external_link_href: get(&row, "external_link_href")?,
+                    external_link_display_name: get(&row, "external_link_display_name")?,
+                    payload_digest: get(&row, "payload_digest")?,
                 },
             ))
         };
@@ -52,7 +56,7 @@ pub(crate) async fn previous_results(
 pub(super) struct ResultRow {
     pub(super) child_id: String,
     pub(super) mapping_id: String,
-    values: [Value; 13],
+    values: [Value; 14],
 }
 
 pub(super) fn result_rows(job: &ClaimedJob, mapped: &MappedObjects, now: i64) -> Vec<ResultRow> {
@@ -79,6 +83,7 @@ pub(super) fn result_rows(job: &ClaimedJob, mapped: &MappedObjects, now: i64) ->
                     outcome.action.as_str().into(),
                     info.into(),
                     now.into(),
+                    outcome.payload_digest.clone().into(),
                 ],
             });
         }
@@ -94,13 +99,14 @@ pub(super) async fn upsert_results<C: ConnectionTrait>(
         let sql = format!(
             "INSERT INTO sync_result (provider, object_type, object_id, child_id, mapping_id, \
              external_object_type, external_id_field, id_value, external_link_href, \
-             external_link_display_name, action, sync_info, transmitted_at) VALUES {} \
+             external_link_display_name, action, sync_info, transmitted_at, payload_digest) VALUES {} \
              ON CONFLICT (provider, object_type, object_id, child_id, mapping_id) DO UPDATE SET \
              external_object_type = excluded.external_object_type, external_id_field = excluded.external_id_field, \
              id_value = excluded.id_value, external_link_href = excluded.external_link_href, \
              external_link_display_name = excluded.external_link_display_name, action = excluded.action, \
-             sync_info = excluded.sync_info, transmitted_at = excluded.transmitted_at",
-            values_list(chunk.len(), 13, 0)
+             sync_info = excluded.sync_info, transmitted_at = excluded.transmitted_at, \
+             payload_digest = excluded.payload_digest",
+            values_list(chunk.len(), 14, 0)
         );
         let values = chunk
             .iter()

@@ -8,7 +8,7 @@ use crate::store::{ClaimedJob, Completion, RunRecord, Setback};
 use crate::{FailureMode, RetryPolicy, RunOutcome};
 use outsync_core::secret::redact;
 use outsync_core::{
-    ObjectSyncReport, OutboundSyncProvider, SyncError, SyncOptions, sync_object_with,
+    ConfiguredProvider, ObjectSyncReport, SyncError, SyncOptions, sync_object_with,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -125,7 +125,7 @@ pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Com
 
 async fn run_task(
     context: Arc<WorkerContext>,
-    provider: Arc<dyn OutboundSyncProvider>,
+    provider: Arc<ConfiguredProvider>,
     job: ClaimedJob,
 ) -> Result<TaskResult, SyncError> {
     let data: Value = match &job.snapshot {
@@ -146,7 +146,7 @@ async fn run_task(
             match source.load(&job.object).await? {
                 Some(data) => data,
                 None => {
-                    provider.object_missing(&job.object).await?;
+                    provider.provider().object_missing(&job.object).await?;
                     return Ok(TaskResult::Missing);
                 }
             }
@@ -172,7 +172,7 @@ async fn run_task(
 /// the worker does not have the job's provider.
 pub(crate) fn conclude(
     context: &WorkerContext,
-    provider: Option<&dyn OutboundSyncProvider>,
+    provider: Option<&ConfiguredProvider>,
     job: ClaimedJob,
     failure: Failure<'_>,
     error: &SyncError,
@@ -272,7 +272,7 @@ fn snooze_wait(error: &SyncError, policy: &RetryPolicy, snoozed_ms: i64) -> i64 
 /// Retry-After wins; then the provider's own schedule; then the worker's backoff.
 fn next_attempt_at(
     context: &WorkerContext,
-    provider: &dyn OutboundSyncProvider,
+    provider: &ConfiguredProvider,
     job: &ClaimedJob,
     attempts: u32,
     error: &SyncError,
@@ -281,7 +281,10 @@ fn next_attempt_at(
     if let Some(wait) = error.retry_after() {
         return now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
     }
-    if let Some(at) = provider.next_retry_at(attempts, crate::to_datetime(now)) {
+    if let Some(at) = provider
+        .provider()
+        .next_retry_at(attempts, crate::to_datetime(now))
+    {
         return at.timestamp_millis();
     }
     let seed = u64::try_from(job.id).unwrap_or_default();

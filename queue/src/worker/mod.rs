@@ -17,7 +17,7 @@ pub use summary::WorkSummary;
 use crate::store::{self, ClaimedJob, Completion};
 use crate::{Queue, QueueError, RetryPolicy, SharedClock};
 use limits::ProviderGate;
-use outsync_core::{ObjectSource, OutboundSyncProvider};
+use outsync_core::{ConfiguredProvider, ObjectSource};
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 /// Shared by a worker's tasks.
 pub(crate) struct WorkerContext {
     pub(crate) db: DatabaseConnection,
-    pub(crate) providers: HashMap<String, Arc<dyn OutboundSyncProvider>>,
+    pub(crate) providers: HashMap<String, Arc<ConfiguredProvider>>,
     pub(crate) gates: HashMap<String, ProviderGate>,
     /// Where objects of jobs without a snapshot are loaded from (set by `with_source`).
     pub(crate) source: std::sync::RwLock<Option<Arc<dyn ObjectSource>>>,
@@ -43,17 +43,13 @@ pub(crate) struct WorkerContext {
 impl WorkerContext {
     /// The attempts a job of `provider_id` may make: the worker's setting for the provider,
     /// else the provider's own.
-    pub(crate) fn max_attempts(
-        &self,
-        provider_id: &str,
-        provider: &dyn OutboundSyncProvider,
-    ) -> u32 {
+    pub(crate) fn max_attempts(&self, provider_id: &str, provider: &ConfiguredProvider) -> u32 {
         let attempts = self
             .config
             .limits
             .get(provider_id)
             .and_then(|limits| limits.max_attempts)
-            .unwrap_or_else(|| provider.max_attempts());
+            .unwrap_or_else(|| provider.provider().max_attempts());
         attempts.max(1)
     }
 
@@ -80,10 +76,10 @@ impl Worker {
     pub fn new(
         db: DatabaseConnection,
         queue: Queue,
-        providers: Vec<Arc<dyn OutboundSyncProvider>>,
+        providers: Vec<Arc<ConfiguredProvider>>,
         config: WorkerConfig,
     ) -> Self {
-        let providers: HashMap<String, Arc<dyn OutboundSyncProvider>> = providers
+        let providers: HashMap<String, Arc<ConfiguredProvider>> = providers
             .into_iter()
             .map(|provider| (provider.identifier().to_owned(), provider))
             .collect();

@@ -32,7 +32,7 @@ pub(crate) struct AppState {
     /// Dashboard sessions.
     pub(crate) sessions: crate::dashboard::Sessions,
     /// The configured providers.
-    pub(crate) providers: Vec<Arc<dyn outsync_core::OutboundSyncProvider>>,
+    pub(crate) providers: Vec<Arc<outsync_core::ConfiguredProvider>>,
     /// The source schema.
     pub(crate) schema: Arc<outsync_core::schema::SourceSchema>,
 }

@@ -3,7 +3,7 @@
 use crate::table;
 use outsync_basket::fake::{FakeBasket, FakeMode};
 use outsync_basket::{ApiKey, BasketConfig, BasketProvider, Triggers, basket_schema};
-use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_core::{ConfiguredProvider, ObjectRef, ObjectSource, SyncError, async_trait};
 use outsync_queue::{Queue, connect};
 use outsync_queue::{Worker, WorkerConfig};
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
         .map_err(|e| format!("cannot start the demo Basket: {e}"))?;
     println!("built-in demo Basket listening on {}", basket.base_url);
     let schema = basket_schema().map_err(|e| e.to_string())?;
-    let provider = BasketProvider::new(
+    let provider = BasketProvider::configured(
         BasketConfig::new(&basket.base_url, ApiKey::new("demo-key")),
         &schema,
         None,
@@ -81,7 +81,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let db = connect(&url).await.map_err(|e| e.to_string())?;
     let queue = Queue::new(["basket"]);
-    let provider: Arc<dyn OutboundSyncProvider> = Arc::new(provider);
+    let provider: Arc<ConfiguredProvider> = Arc::new(provider);
     let app = Arc::new(App::default());
     let worker = Worker::new(
         db.clone(),

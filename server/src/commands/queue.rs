@@ -5,7 +5,7 @@ use crate::config::{Access, Config};
 use crate::table;
 use clap::Args;
 use indicatif::ProgressBar;
-use outsync_core::OutboundSyncProvider;
+use outsync_core::ConfiguredProvider;
 use outsync_queue::Worker;
 use outsync_queue::sea_orm::DatabaseConnection;
 use outsync_queue::{Queue, RunOutcome, to_datetime};
@@ -58,7 +58,7 @@ pub(crate) async fn worker_with(
     config: &Config,
     options: &WorkerOptions,
     access: Access,
-    providers: Vec<Arc<dyn OutboundSyncProvider>>,
+    providers: Vec<Arc<ConfiguredProvider>>,
 ) -> Result<WorkerParts, Exit> {
     let (queue, db) = config.open_queue(access, Some(&providers)).await?;
     let worker = Worker::new(

@@ -10,7 +10,7 @@ pub(crate) use keys::did_you_mean;
 pub(crate) use settings::WorkerSettings;
 
 use outsync_core::schema::{ComputedFields, SourceSchema};
-use outsync_core::{OutboundSyncProvider, ProviderConfig, Registry};
+use outsync_core::{ConfiguredProvider, ProviderConfig, Registry};
 use outsync_queue::{DatabaseSettings, Queue};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -160,9 +160,7 @@ impl Config {
     }
 
     /// Builds every configured provider; all problems are collected.
-    pub(crate) fn build_providers(
-        &self,
-    ) -> Result<Vec<Arc<dyn OutboundSyncProvider>>, Vec<String>> {
+    pub(crate) fn build_providers(&self) -> Result<Vec<Arc<ConfiguredProvider>>, Vec<String>> {
         let registry = Registry::global().map_err(|e| vec![e.to_string()])?;
         let mut built = Vec::new();
         let mut problems = Vec::new();
@@ -185,7 +183,7 @@ impl Config {
 
     /// The configured providers, built; a configuration without any is an error for the
     /// commands that run or enqueue jobs.
-    pub(crate) fn require_providers(&self) -> Result<Vec<Arc<dyn OutboundSyncProvider>>, String> {
+    pub(crate) fn require_providers(&self) -> Result<Vec<Arc<ConfiguredProvider>>, String> {
         if self.providers.is_empty() {
             return Err(
                 "no providers are configured (\"providers\" is missing or empty): \
@@ -202,7 +200,7 @@ impl Config {
     pub(crate) async fn open_queue(
         &self,
         access: Access,
-        providers: Option<&[Arc<dyn OutboundSyncProvider>]>,
+        providers: Option<&[Arc<ConfiguredProvider>]>,
     ) -> Result<(Queue, outsync_queue::sea_orm::DatabaseConnection), String> {
         let _ = DATABASE.set(outsync_queue::describe(&self.database_url));
         let url = self.url_for(access)?;
@@ -293,10 +291,11 @@ fn read_providers(
             continue;
         };
         match settings {
-            Value::Object(own) if !registration.settings.is_empty() => {
-                problems.extend(keys::unknown_keys(own, registration.settings, &at));
+            Value::Object(own) => {
+                let mut allowed = vec!["mappings"];
+                allowed.extend_from_slice(registration.settings);
+                problems.extend(keys::unknown_keys(own, &allowed, &at));
             }
-            Value::Object(_) => {}
             other => problems.push(format!("{at} must be an object of settings, got {other}")),
         }
     }

@@ -54,7 +54,7 @@ pub(crate) async fn provider(State(state): Shared, Path(id): Path<String>) -> Re
     let body = format!(
         "<p><a href=\"/dashboard/providers/{}/editor\">Edit mappings</a> · max attempts {}</p><h2>Mappings</h2><pre>{}</pre><h2>Source fields</h2>{}",
         escape(&id),
-        provider.max_attempts(),
+        provider.provider().max_attempts(),
         escape(&mappings_json(provider.mappings())),
         fields_by_model(&state)
     );

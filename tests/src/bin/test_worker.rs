@@ -14,7 +14,7 @@
 //! HTTP target (the soak's flaky one) with the fault tests' fast retries, 32 slots, and
 //! exits once the queue holds no job at all.
 
-use outsync_core::OutboundSyncProvider;
+use outsync_core::ConfiguredProvider;
 use outsync_queue::{Queue, connect};
 use outsync_queue::{Worker, WorkerConfig};
 use outsync_tests::file_target::FileTargetProvider;
@@ -51,12 +51,8 @@ async fn main() {
         && command == "http"
     {
         let lease = Duration::from_millis(lease.parse().expect("lease-ms"));
-        let provider: Arc<dyn OutboundSyncProvider> = Arc::new(HttpTargetProvider::new(
-            target,
-            token,
-            Duration::from_millis(500),
-            30,
-        ));
+        let provider =
+            HttpTargetProvider::configured(target, token, Duration::from_millis(500), 30);
         let config = WorkerConfig {
             lease,
             job_timeout: lease / 2,
@@ -74,10 +70,8 @@ async fn main() {
         std::process::exit(2);
     };
     let number = |text: &str| text.parse::<u64>().expect("a number");
-    let provider: Arc<dyn OutboundSyncProvider> = Arc::new(FileTargetProvider::new(
-        &PathBuf::from(dir),
-        Duration::from_millis(number(delay)),
-    ));
+    let provider =
+        FileTargetProvider::configured(&PathBuf::from(dir), Duration::from_millis(number(delay)));
     let lease = Duration::from_millis(number(lease));
     let config = WorkerConfig {
         id: format!("test-worker-{}", std::process::id()),
@@ -98,12 +92,7 @@ async fn main() {
 
 /// Works until killed, or with `drain` until the queue holds no job at all; prints the
 /// summary.
-async fn work(
-    url: &str,
-    provider: Arc<dyn OutboundSyncProvider>,
-    config: WorkerConfig,
-    drain: bool,
-) {
+async fn work(url: &str, provider: Arc<ConfiguredProvider>, config: WorkerConfig, drain: bool) {
     let db = connect(url).await.expect("connect");
     let queue = Queue::new([provider.identifier().to_owned()]);
     let worker = Worker::new(db.clone(), queue.clone(), vec![provider], config);

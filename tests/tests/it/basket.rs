@@ -3,9 +3,9 @@
 
 use outsync_basket::fake::{FakeBasket, FakeMode};
 use outsync_basket::{
-    ApiKey, BasketConfig, BasketProvider, Subscription, Unsubscribe, basket_schema,
+    ApiKey, BasketClient, BasketConfig, BasketProvider, Subscription, Unsubscribe, basket_schema,
 };
-use outsync_core::{ObjectRef, SyncAction, SyncError, sync_object};
+use outsync_core::{ConfiguredProvider, ObjectRef, SyncAction, SyncError, sync_object};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -61,13 +61,22 @@ const EXPECTED_ADDON: &str = r#"{
 const EXPECTED_USER: &str = r#"{"id": 11263, "deleted": false, "display_name": "serses",
     "email": "mozilla@virgule.net", "homepage": "", "last_login": "2019-08-06T10:39:44Z", "location": ""}"#;
 
-pub(crate) fn provider_for(base_url: &str, timeout: Duration) -> BasketProvider {
+fn config_for(base_url: &str, timeout: Duration) -> BasketConfig {
     let mut config = BasketConfig::new(base_url, ApiKey::new(KEY));
     config.timeout = timeout;
-    BasketProvider::new(config, &basket_schema().unwrap(), None).unwrap()
+    config
 }
 
-async fn sync_user(provider: &BasketProvider) -> Result<SyncAction, SyncError> {
+pub(crate) fn provider_for(base_url: &str, timeout: Duration) -> ConfiguredProvider {
+    BasketProvider::configured(
+        config_for(base_url, timeout),
+        &basket_schema().unwrap(),
+        None,
+    )
+    .unwrap()
+}
+
+async fn sync_user(provider: &ConfiguredProvider) -> Result<SyncAction, SyncError> {
     let report = sync_object(
         provider,
         &ObjectRef::new("UserProfile", "11263"),
@@ -241,7 +250,7 @@ async fn a_payload_basket_refuses_is_permanent() {
     let only_id = json!([{"id": "userprofile", "source_model": "UserProfile", "external_object_type": "userprofile",
         "source_id_field": "user_id", "external_id_field": "id",
         "property_mappings": [{"source_field": "user_id", "external_field": "id"}]}]);
-    let provider = BasketProvider::new(
+    let provider = BasketProvider::configured(
         BasketConfig::new(&fake.base_url, ApiKey::new(KEY)),
         &schema,
         Some(&only_id),
@@ -263,7 +272,7 @@ async fn mappings_must_name_a_basket_endpoint() {
     let schema = basket_schema().unwrap();
     let wrong = json!([{"id": "m", "source_model": "UserProfile", "external_object_type": "contact",
         "source_id_field": "user_id", "external_id_field": "id", "property_mappings": []}]);
-    let error = BasketProvider::new(
+    let error = BasketProvider::configured(
         BasketConfig::new("http://127.0.0.1:1", ApiKey::new(KEY)),
         &schema,
         Some(&wrong),
@@ -291,8 +300,7 @@ fn subscription(email: &str, newsletters: &[&str]) -> Subscription {
 #[tokio::test]
 async fn newsletter_subscriptions_and_their_outcomes() {
     let fake = FakeBasket::start(KEY).await.unwrap();
-    let provider = provider_for(&fake.base_url, Duration::from_secs(5));
-    let client = provider.client();
+    let client = BasketClient::new(config_for(&fake.base_url, Duration::from_secs(5))).unwrap();
 
     let created = client
         .subscribe(&subscription(
@@ -388,7 +396,8 @@ async fn newsletter_subscriptions_and_their_outcomes() {
 async fn the_api_key_never_appears_in_messages() {
     let fake = FakeBasket::start(KEY).await.unwrap();
     let provider = provider_for(&fake.base_url, Duration::from_millis(300));
-    let mut texts = vec![format!("{provider:?}")];
+    let client = BasketClient::new(config_for(&fake.base_url, Duration::from_millis(300))).unwrap();
+    let mut texts = vec![format!("{client:?}")];
     for mode in [
         FakeMode::Unauthorized,
         FakeMode::ServerError,
@@ -401,8 +410,7 @@ async fn the_api_key_never_appears_in_messages() {
         texts.push(error.to_string());
         texts.push(format!("{error:?}"));
         texts.extend(error.full_message().map(str::to_owned));
-        let error = provider
-            .client()
+        let error = client
             .subscribe(&subscription("jo@example.org", &["about-addons"]))
             .await
             .unwrap_err();

@@ -3,7 +3,7 @@
 use crate::basket::{KEY, provider_for, source_addon, source_user};
 use outsync_basket::fake::FakeBasket;
 use outsync_basket::{Triggers, addon_changed, user_changed};
-use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_core::{ObjectRef, ObjectSource, SyncError, async_trait};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use outsync_queue::{Queue, connect};
 use serde_json::{Value, json};
@@ -32,8 +32,7 @@ async fn setup() -> (
     let fake = FakeBasket::start(KEY).await.unwrap();
     let db = connect("sqlite::memory:").await.unwrap();
     let queue = Queue::new(["basket"]);
-    let provider: Arc<dyn OutboundSyncProvider> =
-        Arc::new(provider_for(&fake.base_url, Duration::from_secs(5)));
+    let provider = Arc::new(provider_for(&fake.base_url, Duration::from_secs(5)));
     let amo = Arc::new(Amo::default());
     let worker = Worker::new(
         db.clone(),

@@ -2,7 +2,6 @@
 //! clock runs fast does not take back the live jobs of the others.
 
 use crate::queue_support::*;
-use outsync_core::OutboundSyncProvider;
 use outsync_queue::{Clock, DatabaseClock, JobFilter, JobState, Queue, StateFilter, SystemClock};
 use outsync_queue::{Worker, WorkerConfig};
 use outsync_tests::db::{Backend, fresh};
@@ -21,13 +20,12 @@ impl Clock for SkewedClock {
 }
 
 fn host(db: &outsync_tests::db::TestDb, queue: Queue, provider: &Arc<ScriptedProvider>) -> Worker {
-    let provider: Arc<dyn OutboundSyncProvider> = provider.clone();
     let config = WorkerConfig {
         lease: Duration::from_secs(60),
         job_timeout: Duration::from_secs(30),
         ..test_config()
     };
-    Worker::new(db.db.clone(), queue, vec![provider], config)
+    Worker::new(db.db.clone(), queue, vec![provider.configured()], config)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 
 use crate::queue_processes::ONE_AT_A_TIME;
 use crate::queue_support::report_figure;
-use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_core::ObjectRef;
 use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, RetryPolicy, StateFilter};
 use outsync_queue::{EnqueueOptions, WorkerConfig};
 use outsync_tests::db::{Backend, TestDb, fresh, fresh_on_postgres};
@@ -75,10 +75,8 @@ async fn drain_normal_objects(
     enqueue_codes(db, "scripted", normal).await;
     let started = Instant::now();
     let shared = provider.clone();
-    let workers = BackgroundWorkers::start(&db.url, 1, config, move || {
-        vec![shared.clone() as Arc<dyn OutboundSyncProvider>]
-    })
-    .await;
+    let workers =
+        BackgroundWorkers::start(&db.url, 1, config, move || vec![shared.configured()]).await;
     let left_over = poison.len() as i64;
     loop {
         let stats = Queue::new(["scripted"]).stats(&db.db).await.expect("stats");
@@ -204,12 +202,12 @@ async fn an_outage_longer_than_the_backoff_cap_ends_with_every_job_synced() {
     let url = target.url();
     let max_attempts = 3;
     let workers = BackgroundWorkers::start(&db.url, 1, &config, || {
-        vec![Arc::new(HttpTargetProvider::new(
+        vec![HttpTargetProvider::configured(
             &url,
             "outage-token",
             Duration::from_millis(500),
             max_attempts,
-        )) as Arc<dyn OutboundSyncProvider>]
+        )]
     })
     .await;
 
@@ -260,7 +258,7 @@ async fn sqlite_held_locked_by_another_process_delays_the_worker_then_it_goes_on
     let provider = Arc::new(ScriptedProvider::new("scripted").with_delay(Duration::from_millis(5)));
     let shared = provider.clone();
     let workers = BackgroundWorkers::start(&db.url, 1, &fast_retry_config("locked"), move || {
-        vec![shared.clone() as Arc<dyn OutboundSyncProvider>]
+        vec![shared.configured()]
     })
     .await;
     while provider.calls().len() < 300 {
@@ -331,7 +329,7 @@ async fn postgres_restarted_mid_run_loses_nothing() {
         Arc::new(ScriptedProvider::new("scripted").with_delay(Duration::from_millis(50)));
     let shared = provider.clone();
     let workers = BackgroundWorkers::start(&db.url, 2, &fast_retry_config("restart"), move || {
-        vec![shared.clone() as Arc<dyn OutboundSyncProvider>]
+        vec![shared.configured()]
     })
     .await;
     while provider.calls().len() < 1_000 {
@@ -378,12 +376,12 @@ async fn batch_enqueues_and_worker_set_backs_do_not_deadlock_on_postgres() {
     let url = target.url();
     // Every sync fails, so the workers keep setting jobs back while batches arrive.
     let workers = BackgroundWorkers::start(&db.url, 2, &fast_retry_config("deadlock"), || {
-        vec![Arc::new(HttpTargetProvider::new(
+        vec![HttpTargetProvider::configured(
             &url,
             "deadlock-token",
             Duration::from_millis(500),
             1_000,
-        )) as Arc<dyn OutboundSyncProvider>]
+        )]
     })
     .await;
     let objects = codes("d", 1_500);

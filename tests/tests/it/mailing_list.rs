@@ -1,7 +1,9 @@
 //! The mailing-list provider against a real Mailman 3 (see `scripts/mailman.sh`).
 
 use outsync_core::schema::SourceSchema;
-use outsync_core::{ObjectRef, OutboundSyncProvider, ProviderConfig, SyncError, async_trait};
+use outsync_core::{
+    ConfiguredProvider, ObjectRef, ProviderConfig, ProviderType, SyncError, async_trait,
+};
 use outsync_mailing_list::{
     AdmissionPolicy, Joined, ListBackend, MailingListProvider, Member, MembershipPolicy,
 };
@@ -58,12 +60,15 @@ fn settings(server: &MailmanServer, password: &str, list: &str) -> Value {
            "max_attempts": 100, "mappings": mapping(list)})
 }
 
-fn provider(server: &MailmanServer, password: &str, list: &str) -> MailingListProvider {
-    let config = ProviderConfig {
+fn config(server: &MailmanServer, password: &str, list: &str) -> ProviderConfig {
+    ProviderConfig {
         settings: settings(server, password, list),
         schema: Arc::new(pretix_schema()),
-    };
-    outsync_mailing_list::from_config(&config).unwrap()
+    }
+}
+
+fn provider(server: &MailmanServer, password: &str, list: &str) -> ConfiguredProvider {
+    MailingListProvider::configure(&config(server, password, list)).unwrap()
 }
 
 fn order(index: usize, status: &str) -> Value {
@@ -186,9 +191,14 @@ async fn orders_become_list_members_and_leave_as_they_should() {
     });
     let mappings =
         outsync_core::mapping::ObjectMapping::load_value(&mapping(&list), &schema).unwrap();
-    let provider = Arc::new(
-        MailingListProvider::new(counting.clone(), mappings, MembershipPolicy::default()).unwrap(),
-    );
+    let provider = Arc::new(ConfiguredProvider::new(
+        outsync_mailing_list::IDENTIFIER,
+        mappings,
+        Arc::new(MailingListProvider::new(
+            counting.clone(),
+            MembershipPolicy::default(),
+        )),
+    ));
     drop(real);
     let db = connect(&format!(
         "sqlite://{}?mode=rwc",
@@ -200,7 +210,7 @@ async fn orders_become_list_members_and_leave_as_they_should() {
     let worker = Worker::new(
         db.clone(),
         queue.clone(),
-        vec![provider.clone() as Arc<dyn OutboundSyncProvider>],
+        vec![provider.clone()],
         WorkerConfig::default(),
     );
 
@@ -315,7 +325,11 @@ async fn wrong_credentials_and_unknown_lists_are_config_errors() {
         )
     );
     assert!(
-        !format!("{error:?}{wrong:?}").contains("not-the-password"),
+        !format!(
+            "{error:?}{:?}",
+            MailingListProvider::from_settings(&config(&server, "not-the-password", &list))
+        )
+        .contains("not-the-password"),
         "the password never appears"
     );
 
@@ -355,12 +369,7 @@ async fn mailman_down_mid_run_then_back_loses_nothing() {
         },
         ..WorkerConfig::default()
     };
-    let worker = Worker::new(
-        db.clone(),
-        queue.clone(),
-        vec![provider as Arc<dyn OutboundSyncProvider>],
-        config,
-    );
+    let worker = Worker::new(db.clone(), queue.clone(), vec![provider], config);
     enqueue_orders(&queue, &db, (0..80).map(|i| (i, "p"))).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(async move {

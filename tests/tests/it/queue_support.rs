@@ -1,6 +1,6 @@
 //! Helpers shared by the queue tests.
 
-use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_core::ObjectRef;
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use outsync_queue::{JobFilter, ManualClock, Queue, RetryPolicy};
 use outsync_tests::db::TestDb;
@@ -44,8 +44,12 @@ pub(crate) fn setup(
 ) -> (Queue, Worker, ManualClock) {
     let clock = ManualClock::new(START);
     let queue = Queue::new([provider.identifier().to_owned()]).with_clock(Arc::new(clock.clone()));
-    let provider: Arc<dyn OutboundSyncProvider> = provider;
-    let worker = Worker::new(db.db.clone(), queue.clone(), vec![provider], config);
+    let worker = Worker::new(
+        db.db.clone(),
+        queue.clone(),
+        vec![provider.configured()],
+        config,
+    );
     (queue, worker, clock)
 }
 

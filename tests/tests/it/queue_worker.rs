@@ -2,7 +2,7 @@
 //! Retry-After, leases and fencing, object sources, wake-ups and shutdown.
 
 use crate::queue_support::*;
-use outsync_core::{ObjectRef, ObjectSource, OutboundSyncProvider, SyncError, async_trait};
+use outsync_core::{ObjectRef, ObjectSource, SyncError, async_trait};
 use outsync_queue::{EnqueueOptions, RunOutcome, Worker, WorkerConfig};
 use outsync_queue::{FailureMode, JobFilter, JobState, Queue, RetryPolicy, StateFilter};
 use outsync_tests::backend_test;
@@ -258,7 +258,7 @@ backend_test! {
         let second = Worker::new(
             t.db.clone(),
             queue.clone(),
-            vec![provider.clone() as Arc<dyn OutboundSyncProvider>],
+            vec![provider.configured()],
             WorkerConfig {
                 id: "second".into(),
                 ..config
@@ -367,7 +367,7 @@ backend_test! {
         let worker = Worker::new(
             t.db.clone(),
             queue.clone(),
-            vec![provider.clone() as Arc<dyn OutboundSyncProvider>],
+            vec![provider.configured()],
             config,
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

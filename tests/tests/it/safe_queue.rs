@@ -2,7 +2,7 @@
 //! the queue refuses at the door what could never sync.
 
 use crate::queue_support::{START, job_count, order, setup, snapshot, test_config};
-use outsync_core::{ObjectRef, OutboundSyncProvider};
+use outsync_core::ObjectRef;
 use outsync_queue::{EnqueueOptions, RunOutcome, UnknownProviders, Worker};
 use outsync_queue::{JobFilter, ManualClock, Queue, QueueError, StateFilter};
 use outsync_tests::db::{Backend, TestDb, fresh};
@@ -124,8 +124,7 @@ async fn the_stop_policy_keeps_unknown_jobs_visible_and_purge_removes_them_on_po
 }
 
 fn strict_queue(provider: &Arc<ScriptedProvider>) -> Queue {
-    let provider: Arc<dyn OutboundSyncProvider> = provider.clone();
-    Queue::for_providers(&[provider]).with_clock(Arc::new(ManualClock::new(START)))
+    Queue::for_providers(&[provider.configured()]).with_clock(Arc::new(ManualClock::new(START)))
 }
 
 /// Every enqueue the queue must refuse, with the field the error names.

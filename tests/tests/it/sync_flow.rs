@@ -1,15 +1,16 @@
 //! `sync_object`: should_sync, mapping order, children, empty ids, `mapped_objects`
-//! filtering, `Ok(None)`, finalize and error context.
+//! filtering, `Ok(None)`, finalize, error context, and skipping unchanged payloads.
 
 use outsync_core::mapping::ObjectMapping;
 use outsync_core::schema::ChildKey;
 use outsync_core::{
-    MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncAction, SyncError,
-    SyncOutcome, SyncRequest, async_trait, sync_object,
+    ConfiguredProvider, MappedObjects, ObjectRef, OutboundSyncProvider, PreviousResults,
+    SourceObject, SyncAction, SyncError, SyncOptions, SyncOutcome, SyncRequest, async_trait,
+    sync_object, sync_object_with,
 };
 use outsync_tests::schema::{pending_order, pretix_schema};
 use serde_json::{Value, json};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What one provider call saw.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,23 +27,33 @@ struct Recording {
     finalized: Vec<usize>,
 }
 
+#[derive(Clone)]
 struct RecordingProvider {
     mappings: Vec<ObjectMapping>,
-    log: Mutex<Recording>,
+    log: Arc<Mutex<Recording>>,
     fail_on: Option<String>,
     skip_mapping: Option<String>,
     accept: bool,
+    skip_unchanged: bool,
+    answer: SyncAction,
 }
 
 impl RecordingProvider {
     fn new(mappings: Value) -> Self {
         Self {
             mappings: ObjectMapping::load_all(&mappings.to_string(), &pretix_schema()).unwrap(),
-            log: Mutex::default(),
+            log: Arc::default(),
             fail_on: None,
             skip_mapping: None,
             accept: true,
+            skip_unchanged: false,
+            answer: SyncAction::Create,
         }
+    }
+
+    /// The provider as `sync_object` takes it (sharing this one's log).
+    fn configured(&self) -> ConfiguredProvider {
+        ConfiguredProvider::new("recording", self.mappings.clone(), Arc::new(self.clone()))
     }
 
     fn calls(&self) -> Vec<Call> {
@@ -52,12 +63,8 @@ impl RecordingProvider {
 
 #[async_trait]
 impl OutboundSyncProvider for RecordingProvider {
-    fn identifier(&self) -> &str {
-        "recording"
-    }
-
-    fn mappings(&self) -> &[ObjectMapping] {
-        &self.mappings
+    fn skips_unchanged_payloads(&self) -> bool {
+        self.skip_unchanged
     }
 
     fn should_sync(&self, object: &SourceObject<'_>) -> bool {
@@ -90,7 +97,7 @@ impl OutboundSyncProvider for RecordingProvider {
         if self.skip_mapping.as_deref() == Some(request.mapping.id()) {
             return Ok(None);
         }
-        Ok(Some(SyncOutcome::new(SyncAction::Create, &request)))
+        Ok(Some(SyncOutcome::new(self.answer.clone(), &request)))
     }
 
     async fn finalize_sync(
@@ -125,7 +132,7 @@ fn key(id: &str) -> ChildKey {
 #[tokio::test]
 async fn runs_mappings_in_order_with_one_call_per_child() {
     let provider = RecordingProvider::new(three_mappings());
-    let report = sync_object(&provider, &order_ref(), &pending_order())
+    let report = sync_object(&provider.configured(), &order_ref(), &pending_order())
         .await
         .unwrap();
     assert_eq!(report.calls, 5);
@@ -154,7 +161,7 @@ async fn runs_mappings_in_order_with_one_call_per_child() {
 #[tokio::test]
 async fn mapped_objects_show_earlier_results_filtered_per_child() {
     let provider = RecordingProvider::new(three_mappings());
-    sync_object(&provider, &order_ref(), &pending_order())
+    sync_object(&provider.configured(), &order_ref(), &pending_order())
         .await
         .unwrap();
     let calls = provider.calls();
@@ -181,7 +188,9 @@ async fn empty_id_values_skip_that_object() {
     let provider = RecordingProvider::new(three_mappings());
     let mut order = pending_order();
     order["positions"][0]["attendee_email"] = json!("");
-    let report = sync_object(&provider, &order_ref(), &order).await.unwrap();
+    let report = sync_object(&provider.configured(), &order_ref(), &order)
+        .await
+        .unwrap();
     assert_eq!(report.calls, 4);
     assert_eq!(report.mapped_objects.get("badges").len(), 1);
 }
@@ -191,7 +200,9 @@ async fn should_sync_false_skips_everything() {
     let provider = RecordingProvider::new(three_mappings());
     let mut order = pending_order();
     order["status"] = json!("c");
-    let report = sync_object(&provider, &order_ref(), &order).await.unwrap();
+    let report = sync_object(&provider.configured(), &order_ref(), &order)
+        .await
+        .unwrap();
     assert!(report.skipped);
     assert!(provider.calls().is_empty());
     assert!(provider.log.lock().unwrap().finalized.is_empty());
@@ -201,7 +212,7 @@ async fn should_sync_false_skips_everything() {
 async fn none_outcomes_are_not_recorded() {
     let mut provider = RecordingProvider::new(three_mappings());
     provider.skip_mapping = Some("tickets".into());
-    let report = sync_object(&provider, &order_ref(), &pending_order())
+    let report = sync_object(&provider.configured(), &order_ref(), &pending_order())
         .await
         .unwrap();
     assert_eq!(report.calls, 5);
@@ -213,7 +224,7 @@ async fn none_outcomes_are_not_recorded() {
 async fn provider_errors_stop_the_run_and_name_mapping_and_child() {
     let mut provider = RecordingProvider::new(three_mappings());
     provider.fail_on = Some("democon-ABC12-2".into());
-    let error = sync_object(&provider, &order_ref(), &pending_order())
+    let error = sync_object(&provider.configured(), &order_ref(), &pending_order())
         .await
         .unwrap_err();
     assert_eq!(
@@ -227,9 +238,13 @@ async fn provider_errors_stop_the_run_and_name_mapping_and_child() {
 #[tokio::test]
 async fn mappings_of_other_object_types_are_skipped() {
     let provider = RecordingProvider::new(three_mappings());
-    let report = sync_object(&provider, &ObjectRef::new("Customer", "1"), &json!({}))
-        .await
-        .unwrap();
+    let report = sync_object(
+        &provider.configured(),
+        &ObjectRef::new("Customer", "1"),
+        &json!({}),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.calls, 0);
 }
 
@@ -238,7 +253,7 @@ async fn a_collection_that_is_not_a_list_is_a_permanent_error() {
     let provider = RecordingProvider::new(three_mappings());
     let mut order = pending_order();
     order["positions"] = json!({"oops": true});
-    let error = sync_object(&provider, &order_ref(), &order)
+    let error = sync_object(&provider.configured(), &order_ref(), &order)
         .await
         .unwrap_err();
     assert!(matches!(error, SyncError::Permanent { .. }));
@@ -248,4 +263,88 @@ async fn a_collection_that_is_not_a_list_is_a_permanent_error() {
             r#"mapping tickets: the OrderPosition collection at "positions" of Order is not a list but an object"#
         ]
     );
+}
+
+/// What a run stored, as the worker hands it to the next run.
+fn previous_of(report: &outsync_core::ObjectSyncReport) -> PreviousResults {
+    PreviousResults::from_mapped(&report.mapped_objects, 0)
+}
+
+#[tokio::test]
+async fn unchanged_payloads_are_skipped_when_the_provider_turns_it_on() {
+    let mut provider = RecordingProvider::new(three_mappings());
+    provider.skip_unchanged = true;
+    let configured = provider.configured();
+    let first = sync_object(&configured, &order_ref(), &pending_order())
+        .await
+        .unwrap();
+    assert_eq!(first.calls, 5);
+    let options = |force| SyncOptions {
+        force,
+        previous: previous_of(&first),
+    };
+
+    let same = sync_object_with(&configured, &order_ref(), &pending_order(), &options(false))
+        .await
+        .unwrap();
+    assert_eq!(same.calls, 0, "nothing changed, nothing sent");
+    assert_eq!(same.mapped_objects.len(), 5);
+    assert!(
+        same.mapped_objects
+            .iter()
+            .flat_map(|(_, results)| results)
+            .all(|r| r.outcome.action == SyncAction::NothingToDo
+                && r.outcome.payload_digest.is_some())
+    );
+
+    let mut changed = pending_order();
+    changed["positions"][1]["attendee_email"] = json!("grace@example.net");
+    let report = sync_object_with(&configured, &order_ref(), &changed, &options(false))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.calls, 1,
+        "only the badge whose address changed is sent"
+    );
+    assert_eq!(
+        provider.calls().last().unwrap().id_value,
+        "grace@example.net"
+    );
+
+    let forced = sync_object_with(&configured, &order_ref(), &pending_order(), &options(true))
+        .await
+        .unwrap();
+    assert_eq!(forced.calls, 5, "a forced job sends everything");
+}
+
+#[tokio::test]
+async fn payloads_are_not_skipped_unless_asked_or_when_the_target_has_not_applied_them() {
+    let plain = RecordingProvider::new(three_mappings());
+    let report = sync_object(&plain.configured(), &order_ref(), &pending_order())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .mapped_objects
+            .iter()
+            .flat_map(|(_, r)| r)
+            .all(|r| r.outcome.payload_digest.is_none()),
+        "no digest without the option"
+    );
+
+    let mut pending = RecordingProvider::new(three_mappings());
+    pending.skip_unchanged = true;
+    pending.answer = SyncAction::Pending;
+    let configured = pending.configured();
+    let first = sync_object(&configured, &order_ref(), &pending_order())
+        .await
+        .unwrap();
+    let options = SyncOptions {
+        force: false,
+        previous: previous_of(&first),
+    };
+    let again = sync_object_with(&configured, &order_ref(), &pending_order(), &options)
+        .await
+        .unwrap();
+    assert_eq!(again.calls, 5, "a pending answer is sent again");
 }
