@@ -9,6 +9,7 @@ use outsync_mailing_list::{
 };
 use outsync_queue::{EnqueueOptions, RunOutcome, Worker, WorkerConfig};
 use outsync_queue::{JobFilter, Queue, RetryPolicy, connect};
+use outsync_testkit::{Fixture, Records, Scenarios, Target};
 use outsync_tests::db::temp_dir;
 use outsync_tests::mailman::MailmanServer;
 use outsync_tests::schema::{pending_order, pretix_schema};
@@ -92,11 +93,65 @@ fn expected(range: std::ops::Range<usize>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Counts roster reads, to show one read per object rather than one per position.
+/// Mailman seen through a counter and a switch: roster reads and writes are counted, and
+/// while `unavailable` every call fails as an unreachable service does.
 #[derive(Debug)]
 struct Counting {
     inner: Arc<dyn ListBackend>,
     roster_reads: AtomicUsize,
+    writes: AtomicUsize,
+    unavailable: std::sync::atomic::AtomicBool,
+    /// The list whose members are the scenarios' records.
+    list: String,
+}
+
+impl Counting {
+    fn new(inner: Arc<dyn ListBackend>, list: &str) -> Self {
+        Self {
+            inner,
+            roster_reads: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            unavailable: std::sync::atomic::AtomicBool::new(false),
+            list: list.to_owned(),
+        }
+    }
+
+    fn gate(&self, write: bool) -> Result<(), SyncError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(SyncError::unavailable(
+                "Mailman is unreachable (switched off by the test)",
+            ));
+        }
+        if write {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Target for Counting {
+    async fn records(&self) -> Result<Records, String> {
+        let roster = self
+            .inner
+            .roster(&self.list)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut records = Records::new();
+        for member in roster {
+            let record = json!({"name": member.display_name, "mode": member.delivery_mode});
+            records.entry(member.email).or_default().push(record);
+        }
+        Ok(records)
+    }
+
+    async fn writes(&self) -> Result<usize, String> {
+        Ok(self.writes.load(Ordering::SeqCst))
+    }
+
+    async fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
 }
 
 #[async_trait]
@@ -105,10 +160,12 @@ impl ListBackend for Counting {
         self.inner.name()
     }
     async fn roster(&self, list: &str) -> Result<Vec<Member>, SyncError> {
+        self.gate(false)?;
         self.roster_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.roster(list).await
     }
     async fn find(&self, list: &str, email: &str) -> Result<Option<Member>, SyncError> {
+        self.gate(false)?;
         self.inner.find(list, email).await
     }
     async fn subscribe(
@@ -118,15 +175,23 @@ impl ListBackend for Counting {
         name: Option<&str>,
         policy: AdmissionPolicy,
     ) -> Result<Joined, SyncError> {
-        self.inner.subscribe(list, email, name, policy).await
+        self.gate(false)?;
+        let joined = self.inner.subscribe(list, email, name, policy).await?;
+        if matches!(joined, Joined::Member(_) | Joined::Pending(_)) {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(joined)
     }
     async fn set_display_name(&self, member: &Member, name: &str) -> Result<(), SyncError> {
+        self.gate(true)?;
         self.inner.set_display_name(member, name).await
     }
     async fn set_delivery_mode(&self, member: &Member, mode: &str) -> Result<(), SyncError> {
+        self.gate(true)?;
         self.inner.set_delivery_mode(member, mode).await
     }
     async fn unsubscribe(&self, member: &Member) -> Result<(), SyncError> {
+        self.gate(true)?;
         self.inner.unsubscribe(member).await
     }
 }
@@ -185,10 +250,7 @@ async fn orders_become_list_members_and_leave_as_they_should() {
         )
         .unwrap(),
     );
-    let counting = Arc::new(Counting {
-        inner: mailman,
-        roster_reads: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(Counting::new(mailman, &list));
     let mappings =
         outsync_core::mapping::ObjectMapping::load_value(&mapping(&list), &schema).unwrap();
     let provider = Arc::new(ConfiguredProvider::new(
@@ -417,4 +479,62 @@ async fn mailman_down_mid_run_then_back_loses_nothing() {
         expected(0..80),
         "no member lost or duplicated"
     );
+}
+
+/// Orders whose two attendees join the list; versions differ in the attendees' names.
+struct Attendees;
+
+impl Fixture for Attendees {
+    fn object(&self, key: &str, version: u32) -> (ObjectRef, Value) {
+        let mut order = pending_order();
+        order["code"] = json!(key);
+        order["status"] = json!("p");
+        for position in 0..2 {
+            order["positions"][position]["attendee_email"] =
+                json!(format!("{key}-{position}@example.org"));
+            order["positions"][position]["attendee_name"] =
+                json!(format!("Attendee {position} v{version}"));
+        }
+        (ObjectRef::new("Order", key), order)
+    }
+
+    /// Two orders with the same attendees.
+    fn sharing(&self, key: &str, index: usize) -> (ObjectRef, Value) {
+        let (_, mut order) = self.object(key, 1);
+        let code = format!("{key}-order{index}");
+        order["code"] = json!(code);
+        (ObjectRef::new("Order", code), order)
+    }
+}
+
+#[tokio::test]
+async fn real_mailman_passes_the_standard_provider_scenarios() {
+    let Some(server) = server() else { return };
+    let _turn = MAILMAN.lock().await;
+    let list = server.create_list(&unique("scenarios"), DOMAIN).await;
+    let mailman: Arc<dyn ListBackend> = Arc::new(
+        outsync_mailing_list::MailmanBackend::new(
+            &server.base_url,
+            &server.user,
+            &server.password,
+            Duration::from_secs(5),
+        )
+        .unwrap(),
+    );
+    let counting = Arc::new(Counting::new(mailman, &list));
+    let mappings =
+        outsync_core::mapping::ObjectMapping::load_value(&mapping(&list), &pretix_schema())
+            .unwrap();
+    let provider = ConfiguredProvider::new(
+        outsync_mailing_list::IDENTIFIER,
+        mappings,
+        Arc::new(MailingListProvider::new(
+            counting.clone(),
+            MembershipPolicy::default(),
+        )),
+    );
+    Scenarios::new(&provider, counting.as_ref(), &Attendees, unique("o"))
+        .run_all()
+        .await
+        .unwrap();
 }
