@@ -65,6 +65,20 @@ pub enum SyncAction {
 }
 
 impl SyncAction {
+    /// Every action.
+    pub const ALL: [SyncAction; 5] = [
+        Self::Create,
+        Self::Update,
+        Self::Delete,
+        Self::NothingToDo,
+        Self::Pending,
+    ];
+
+    /// Reads a stored name (`create`, `nothing_to_do`, …).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+
     /// The name stored in run records.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -6,7 +6,7 @@ use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
     ConfiguredProvider, ObjectRef, OutboundSyncProvider, SyncError, SyncOutcome, SyncRequest,
 };
-use outsync_queue::EnqueueRequest;
+use outsync_server::enqueue_body::EnqueueRequest;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 

@@ -42,11 +42,34 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, QueueError> {
 /// every connection would otherwise see a database of its own. A database that cannot be
 /// reached within `connect_timeout` is an error naming it (file, or host and port); the
 /// URL's password never appears in an error.
+///
+/// A read-only SQLite reader whose folder it may not write (another user's queue) cannot
+/// create the write-ahead log's shared-memory file. When no writer has the database open
+/// (no log exists), SQLite answers "readonly directory"; the reader then opens the file as
+/// immutable, which needs no such file.
 pub async fn open(
     url: &str,
     settings: &DatabaseSettings,
 ) -> Result<DatabaseConnection, QueueError> {
     list_password_for_redaction(url);
+    match connect_with(url, settings, false).await {
+        Err(QueueError::Connect { problem, .. })
+            if settings.read_only && problem.contains(READONLY_DIRECTORY) =>
+        {
+            connect_with(url, settings, true).await
+        }
+        other => other,
+    }
+}
+
+/// How SQLite's `SQLITE_READONLY_DIRECTORY` appears in sqlx's error text.
+const READONLY_DIRECTORY: &str = "(code: 1544)";
+
+async fn connect_with(
+    url: &str,
+    settings: &DatabaseSettings,
+    immutable: bool,
+) -> Result<DatabaseConnection, QueueError> {
     let target = describe(url);
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -66,7 +89,7 @@ pub async fn open(
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
         }
-        sqlite_settings(&mut options, settings.read_only);
+        sqlite_settings(&mut options, settings.read_only, immutable);
     } else {
         options.max_connections(settings.pool_size.unwrap_or(16).max(1));
     }
@@ -92,14 +115,18 @@ pub async fn open(
     }
 }
 
-/// WAL journaling, `synchronous=NORMAL` and a 10 s busy timeout; or read-only.
+/// WAL journaling, `synchronous=NORMAL` and a 10 s busy timeout; or read-only (and
+/// `immutable`, for a reader that cannot create the log's files).
 #[cfg(feature = "sqlite")]
-fn sqlite_settings(options: &mut ConnectOptions, read_only: bool) {
+fn sqlite_settings(options: &mut ConnectOptions, read_only: bool, immutable: bool) {
     options.map_sqlx_sqlite_opts(move |sqlite| {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         let sqlite = sqlite.busy_timeout(Duration::from_secs(10));
         if read_only {
-            sqlite.read_only(true).create_if_missing(false)
+            sqlite
+                .read_only(true)
+                .create_if_missing(false)
+                .immutable(immutable)
         } else {
             sqlite
                 .journal_mode(SqliteJournalMode::Wal)
@@ -110,7 +137,7 @@ fn sqlite_settings(options: &mut ConnectOptions, read_only: bool) {
 
 /// Without the `sqlite` feature, connecting to an SQLite URL fails with sea-orm's error.
 #[cfg(not(feature = "sqlite"))]
-fn sqlite_settings(_options: &mut ConnectOptions, _read_only: bool) {}
+fn sqlite_settings(_options: &mut ConnectOptions, _read_only: bool, _immutable: bool) {}
 
 /// The file an SQLite URL points at (`sqlite://queue.db?mode=rwc` → `queue.db`); `None`
 /// for other databases and in-memory SQLite.

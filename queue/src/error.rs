@@ -53,6 +53,16 @@ pub enum QueueError {
     /// A worker task (a job's runner or the result writer) panicked or was cancelled.
     #[error("a worker task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// A stored result or run record is unreadable.
+    #[error("{table} row {id}: {problem}")]
+    CorruptRecord {
+        /// The table (`sync_result`, `sync_run`).
+        table: &'static str,
+        /// The row id.
+        id: i64,
+        /// What is wrong.
+        problem: String,
+    },
     /// A job's stored data is unreadable.
     #[error("job {job}: {problem}")]
     Corrupt {

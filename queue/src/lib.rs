@@ -26,16 +26,18 @@ mod connect;
 mod db_clock;
 pub mod decide;
 mod enqueue;
-pub mod entity;
+mod entity;
 mod error;
+mod history;
 mod job;
 mod migration;
 mod operator;
-mod request;
+mod outcome;
 mod retry;
 pub(crate) mod sql;
 pub(crate) mod store;
 pub(crate) mod unknown;
+mod views;
 pub mod worker;
 
 pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_LIMIT, snapshot_too_large};
@@ -46,9 +48,10 @@ pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
 pub use job::{Job, JobState, StateFilter};
 pub use migration::Migrator;
-pub use operator::{JobFilter, ObjectState, QueueStats, RunOutcome};
-pub use request::EnqueueRequest;
+pub use operator::{JobFilter, ObjectState, QueueStats};
+pub use outcome::RunOutcome;
 pub use retry::{LeaseExpiry, RetryPolicy};
+pub use views::{Run, RunDurations, StoredResult};
 pub use worker::{ProviderLimits, UnknownProviders, WorkSummary, Worker, WorkerConfig};
 
 /// Re-exported so applications use the same sea-orm as the queue (connections,

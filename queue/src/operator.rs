@@ -1,18 +1,19 @@
 //! The operator API: what the server and the CLI expose to inspect and steer the queue.
 
-use super::entity::{sync_queue, sync_result, sync_run};
+use super::Queue;
+use super::entity::{sync_queue, sync_result};
 use super::error::QueueError;
 use super::job::{Job, JobState, StateFilter};
+use super::outcome::RunOutcome;
 use super::sql::{get, statement};
 use super::store::{RunRecord, insert_runs};
-use super::{FailureMode, Queue};
+use super::views::{Run, StoredResult};
 use outsync_core::ObjectRef;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// Which jobs to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,60 +30,15 @@ pub struct JobFilter {
     pub offset: u64,
 }
 
-/// How a run ended (stored in `sync_run.outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum RunOutcome {
-    /// Synced.
-    Success,
-    /// The provider's `should_sync` declined the object.
-    Skipped,
-    /// The application no longer has the object.
-    ObjectMissing,
-    /// A recoverable failure; the job will be retried.
-    Retry,
-    /// The target was unavailable or asked to wait: the job was postponed without an
-    /// attempt charged.
-    Snoozed,
-    /// The job stopped with this failure mode.
-    Failed(FailureMode),
-    /// An operator purged the job (`outsync jobs purge`).
-    Dropped,
-    /// An operator cancelled the job.
-    Cancelled,
-}
-
-impl RunOutcome {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Skipped => "skipped",
-            Self::ObjectMissing => "object_missing",
-            Self::Retry => "retry",
-            Self::Snoozed => "snoozed",
-            Self::Failed(mode) => mode.as_str(),
-            Self::Dropped => "dropped",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for RunOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Everything the queue knows about one object: its jobs, stored results and latest runs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectState {
     /// Its jobs (pending, snoozed, running or stopped), oldest first.
     pub jobs: Vec<Job>,
     /// Its stored results, by provider, mapping and child.
-    pub results: Vec<sync_result::Model>,
+    pub results: Vec<StoredResult>,
     /// Its latest runs, newest first.
-    pub runs: Vec<sync_run::Model>,
+    pub runs: Vec<Run>,
 }
 
 /// Job counts by provider and state (`due`, `scheduled`, `running`, or a failure mode).
@@ -302,7 +258,7 @@ impl Queue {
         conn: &C,
         object: &ObjectRef,
         provider: Option<&str>,
-    ) -> Result<Vec<sync_result::Model>, QueueError> {
+    ) -> Result<Vec<StoredResult>, QueueError> {
         use sync_result::Column;
         let mut query = sync_result::Entity::find()
             .filter(Column::ObjectType.eq(object.object_type.as_str()))
@@ -313,32 +269,11 @@ impl Queue {
         if let Some(provider) = provider {
             query = query.filter(Column::Provider.eq(provider));
         }
-        query
+        let rows = query
             .all(conn)
             .await
-            .map_err(QueueError::db("reading sync results"))
-    }
-
-    /// The last `count` runs, newest first (optionally of one object).
-    pub async fn recent_runs<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        count: u64,
-        object: Option<&ObjectRef>,
-    ) -> Result<Vec<sync_run::Model>, QueueError> {
-        use sync_run::Column;
-        let mut query = sync_run::Entity::find()
-            .order_by_desc(Column::Id)
-            .limit(count);
-        if let Some(object) = object {
-            query = query
-                .filter(Column::ObjectType.eq(object.object_type.as_str()))
-                .filter(Column::ObjectId.eq(object.id.as_str()));
-        }
-        query
-            .all(conn)
-            .await
-            .map_err(QueueError::db("reading runs"))
+            .map_err(QueueError::db("reading sync results"))?;
+        rows.into_iter().map(StoredResult::try_from).collect()
     }
 
     /// The jobs, results and last `runs` runs of `object` (what the API and the dashboard
@@ -359,28 +294,5 @@ impl Queue {
             results: self.results(conn, object, None).await?,
             runs: self.recent_runs(conn, runs, Some(object)).await?,
         })
-    }
-
-    /// The number of run records.
-    pub async fn count_runs<C: ConnectionTrait>(&self, conn: &C) -> Result<u64, QueueError> {
-        sync_run::Entity::find()
-            .count(conn)
-            .await
-            .map_err(QueueError::db("counting runs"))
-    }
-
-    /// Deletes run records older than `retention`; returns how many.
-    pub async fn prune_runs<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        retention: std::time::Duration,
-    ) -> Result<u64, QueueError> {
-        let cutoff = self.now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        let result = sync_run::Entity::delete_many()
-            .filter(sync_run::Column::At.lt(cutoff))
-            .exec(conn)
-            .await
-            .map_err(QueueError::db("pruning runs"))?;
-        Ok(result.rows_affected)
     }
 }

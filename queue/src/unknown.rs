@@ -3,7 +3,7 @@
 //! warning; removing them is an operator's act ([`Queue::purge_provider`]).
 
 use super::error::QueueError;
-use super::operator::RunOutcome;
+use super::outcome::RunOutcome;
 use super::sql::{get, statement};
 use super::store::{RunRecord, insert_runs};
 use super::{FailureMode, Queue};

@@ -107,6 +107,12 @@ impl MailmanBackend {
             StatusCode::BAD_REQUEST if description == "No such list" => {
                 SyncError::config(format!("{what}: Mailman has no such list"))
             }
+            // Mailman creates an address and its user without guarding against a
+            // concurrent request for the same address: the loser's insert fails. Trying
+            // again finds the address the winner created.
+            StatusCode::BAD_REQUEST if description.contains("IntegrityError") => {
+                SyncError::recoverable(format!("{what}: {LOST_RACE}"))
+            }
             StatusCode::BAD_REQUEST => SyncError::permanent(format!(
                 "{what}: Mailman rejected the request: {}",
                 if description.is_empty() {
@@ -123,6 +129,18 @@ impl MailmanBackend {
         };
         Err(error.with_full_message(detail))
     }
+}
+
+/// How a request that lost a race inside Mailman is described.
+const LOST_RACE: &str = "Mailman lost a race with a concurrent request for the same address";
+
+/// Whether `error` is Mailman losing a race with a concurrent request (worth one more try).
+fn lost_race(error: &SyncError) -> bool {
+    matches!(error, SyncError::Recoverable { .. })
+        && error
+            .messages()
+            .iter()
+            .any(|message| message.ends_with(LOST_RACE))
 }
 
 fn member_from(entry: &Value) -> Option<Member> {
@@ -233,9 +251,16 @@ impl ListBackend for MailmanBackend {
         if let Some(name) = display_name.filter(|name| !name.is_empty()) {
             form.push(("display_name", name.to_owned()));
         }
-        let (status, body, location) = self
+        let (status, body, location) = match self
             .call(Method::POST, "/members", Some(&form), &what)
-            .await?;
+            .await
+        {
+            Err(error) if lost_race(&error) => {
+                self.call(Method::POST, "/members", Some(&form), &what)
+                    .await?
+            }
+            answer => answer?,
+        };
         match status {
             StatusCode::CONFLICT => Ok(Joined::AlreadyMember),
             StatusCode::ACCEPTED => Ok(Joined::Pending(

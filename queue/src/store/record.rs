@@ -5,7 +5,7 @@ use super::claim::ClaimedJob;
 use super::results::{ResultRow, insert_runs, result_rows, upsert_results};
 use crate::FailureMode;
 use crate::error::QueueError;
-use crate::operator::RunOutcome;
+use crate::outcome::RunOutcome;
 use crate::sql::{get, statement, values_list};
 use outsync_core::ObjectRef;
 use outsync_core::provider::MappedObjects;

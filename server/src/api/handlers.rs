@@ -1,13 +1,14 @@
 //! The API's handlers.
 
 use super::AppState;
+use crate::enqueue_body::EnqueueRequest;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use outsync_core::ObjectRef;
-use outsync_queue::{EnqueueRequest, JobFilter, JobState, QueueError, StateFilter, to_datetime};
+use outsync_queue::{JobFilter, JobState, QueueError, StateFilter, to_datetime};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -78,7 +79,7 @@ pub(crate) async fn enqueue(
     };
     let request = match EnqueueRequest::from_json(&value) {
         Ok(request) => request,
-        Err(message) => return problem(StatusCode::BAD_REQUEST, message),
+        Err(error) => return problem(StatusCode::BAD_REQUEST, error.to_string()),
     };
     match request {
         EnqueueRequest::Batch(items) => match enqueue_whole_batch(&state, &items).await {
@@ -160,10 +161,10 @@ pub(crate) async fn object(
             "failed_attempts": j.failed_attempts, "not_before": to_datetime(j.not_before.max(0)).to_rfc3339(), "last_error": j.last_error})).collect::<Vec<_>>(),
         "results": results.iter().map(|r| json!({"provider": r.provider, "mapping": r.mapping_id, "child": r.child_id,
             "external_object_type": r.external_object_type, "external_id_field": r.external_id_field, "id_value": r.id_value,
-            "action": r.action, "link": r.external_link_href, "link_text": r.external_link_display_name,
+            "action": r.action.as_str(), "link": r.external_link_href, "link_text": r.external_link_display_name,
             "transmitted_at": to_datetime(r.transmitted_at).to_rfc3339()})).collect::<Vec<_>>(),
-        "runs": runs.iter().map(|r| json!({"at": to_datetime(r.at).to_rfc3339(), "provider": r.provider, "outcome": r.outcome,
-            "actions": serde_json::from_str::<Value>(&r.actions).unwrap_or(Value::Null), "error": r.error, "duration_ms": r.duration_ms})).collect::<Vec<_>>(),
+        "runs": runs.iter().map(|r| json!({"at": to_datetime(r.at).to_rfc3339(), "provider": r.provider, "outcome": r.outcome.as_str(),
+            "actions": r.actions, "error": r.error, "duration_ms": r.duration_ms})).collect::<Vec<_>>(),
     });
     let text = document.to_string();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

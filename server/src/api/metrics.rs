@@ -5,11 +5,10 @@ use super::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use outsync_queue::sea_orm::{ConnectionTrait, Statement};
 use std::fmt::Write;
 use std::sync::Arc;
 
-const BUCKETS_MS: [i64; 11] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+const BUCKETS_MS: [u64; 11] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
 fn label(value: &str) -> String {
     value
@@ -21,17 +20,13 @@ fn label(value: &str) -> String {
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     match render(&state).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error).into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
     }
 }
 
-async fn render(state: &AppState) -> Result<String, String> {
+async fn render(state: &AppState) -> Result<String, outsync_queue::QueueError> {
     let mut out = String::new();
-    let stats = state
-        .queue
-        .stats(&state.db)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stats = state.queue.stats(&state.db).await?;
     out.push_str("# HELP outsync_queue_jobs Jobs in the queue by provider and state.\n# TYPE outsync_queue_jobs gauge\n");
     for (provider, states) in &stats.by_provider {
         for (job_state, jobs) in states {
@@ -51,41 +46,22 @@ async fn render(state: &AppState) -> Result<String, String> {
             label(&provider)
         );
     }
-    let buckets: Vec<String> = BUCKETS_MS
-        .iter()
-        .map(|b| format!("SUM(CASE WHEN duration_ms <= {b} THEN 1 ELSE 0 END) AS le_{b}"))
-        .collect();
-    let sql = format!(
-        "SELECT provider, outcome, COUNT(*) AS runs, CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) AS total_ms, {} FROM sync_run GROUP BY provider, outcome",
-        buckets.join(", ")
-    );
-    let backend = state.db.get_database_backend();
-    let rows = state
-        .db
-        .query_all_raw(Statement::from_string(backend, sql))
-        .await
-        .map_err(|e| e.to_string())?;
+    let durations = state.queue.run_durations(&state.db, &BUCKETS_MS).await?;
     out.push_str("# HELP outsync_runs Runs recorded (retained) by provider and outcome.\n# TYPE outsync_runs gauge\n");
     let mut histogram = String::from(
         "# HELP outsync_sync_duration_seconds Duration of retained runs.\n# TYPE outsync_sync_duration_seconds histogram\n",
     );
-    for row in rows {
-        let provider: String = row.try_get("", "provider").map_err(|e| e.to_string())?;
-        let outcome: String = row.try_get("", "outcome").map_err(|e| e.to_string())?;
-        let runs: i64 = row.try_get("", "runs").map_err(|e| e.to_string())?;
-        let total_ms: i64 = row.try_get("", "total_ms").map_err(|e| e.to_string())?;
+    for group in durations {
         let labels = format!(
             "provider=\"{}\",outcome=\"{}\"",
-            label(&provider),
-            label(&outcome)
+            label(&group.provider),
+            label(group.outcome.as_str())
         );
+        let runs = group.runs;
         let _ = writeln!(out, "outsync_runs{{{labels}}} {runs}");
-        for bucket in BUCKETS_MS {
-            let count: i64 = row
-                .try_get("", &format!("le_{bucket}"))
-                .map_err(|e| e.to_string())?;
+        for (bound, count) in &group.at_most {
             #[allow(clippy::cast_precision_loss)]
-            let seconds = bucket as f64 / 1000.0;
+            let seconds = *bound as f64 / 1000.0;
             let _ = writeln!(
                 histogram,
                 "outsync_sync_duration_seconds_bucket{{{labels},le=\"{seconds}\"}} {count}"
@@ -96,7 +72,7 @@ async fn render(state: &AppState) -> Result<String, String> {
             "outsync_sync_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {runs}"
         );
         #[allow(clippy::cast_precision_loss)]
-        let total = total_ms as f64 / 1000.0;
+        let total = group.total_ms as f64 / 1000.0;
         let _ = writeln!(
             histogram,
             "outsync_sync_duration_seconds_sum{{{labels}}} {total}"

@@ -1,5 +1,6 @@
 //! `outsync demo`: the whole flow on embedded SQLite against a built-in demo Basket.
 
+use super::Exit;
 use crate::table;
 use outsync_basket::fake::{FakeBasket, FakeMode};
 use outsync_basket::{ApiKey, BasketConfig, BasketProvider, Triggers, basket_schema};
@@ -57,7 +58,7 @@ fn step(text: &str) {
 }
 
 /// Runs the demo.
-pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
+pub(crate) async fn run(database: Option<String>) -> Result<(), Exit> {
     let dir = std::env::temp_dir().join(format!("outsync-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let url = database.unwrap_or_else(|| {
@@ -72,14 +73,13 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot start the demo Basket: {e}"))?;
     println!("built-in demo Basket listening on {}", basket.base_url);
-    let schema = basket_schema().map_err(|e| e.to_string())?;
+    let schema = basket_schema().map_err(|e| Exit::failure(e.to_string()))?;
     let provider = BasketProvider::configured(
         BasketConfig::new(&basket.base_url, ApiKey::new("demo-key")),
         &schema,
         None,
-    )
-    .map_err(|e| e.to_string())?;
-    let db = connect(&url).await.map_err(|e| e.to_string())?;
+    )?;
+    let db = connect(&url).await?;
     let queue = Queue::new(["basket"]);
     let provider: Arc<ConfiguredProvider> = Arc::new(provider);
     let app = Arc::new(App::default());
@@ -107,19 +107,13 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     );
     for person in [&ada, &grace, &alan] {
         app.save("UserProfile", person);
-        triggers
-            .user_saved(&db, None, person, &[])
-            .await
-            .map_err(|e| e.to_string())?;
+        triggers.user_saved(&db, None, person, &[]).await?;
     }
     for item in &addons {
         app.save("Addon", item);
-        triggers
-            .addon_saved(&db, None, item)
-            .await
-            .map_err(|e| e.to_string())?;
+        triggers.addon_saved(&db, None, item).await?;
     }
-    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    let summary = worker.drain().await?;
     println!(
         "  synced: {:?}; Basket received {} payloads",
         summary.by_name(),
@@ -152,8 +146,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     }
     let enqueued = triggers
         .user_saved(&db, Some(&ada), &renamed, &["101".into(), "102".into()])
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     println!(
         "  enqueued: {} (the add-ons load their current state when they run)",
         enqueued
@@ -162,7 +155,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    let summary = worker.drain().await?;
     println!("  synced: {:?}", summary.by_name());
 
     step("Grace's biography changes: Basket does not receive it, nothing is enqueued");
@@ -170,8 +163,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     bio["biography"] = json!("Rear admiral");
     let enqueued = triggers
         .user_saved(&db, Some(&grace), &bio, &["102".into(), "103".into()])
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     println!("  enqueued: {} job(s)", enqueued.len());
 
     step("Alan is synced again without a change: the same payload is not re-sent");
@@ -188,9 +180,8 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
             "manual",
             options,
         )
-        .await
-        .map_err(|e| e.to_string())?;
-    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+        .await?;
+    let summary = worker.drain().await?;
     println!(
         "  {:?}; HTTP calls: {}",
         summary.by_name(),
@@ -199,22 +190,13 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
 
     step("Basket rate-limits (HTTP 429, Retry-After: 30): the job waits, nothing is lost");
     basket.set_mode(FakeMode::RateLimited(30));
-    triggers
-        .user_deleted(&db, &alan, &["104".into()])
-        .await
-        .map_err(|e| e.to_string())?;
-    let summary = worker.drain().await.map_err(|e| e.to_string())?;
+    triggers.user_deleted(&db, &alan, &["104".into()]).await?;
+    let summary = worker.drain().await?;
     println!("  {:?}", summary.by_name());
     basket.set_mode(FakeMode::Normal);
-    let waiting = queue
-        .list_jobs(&db, &Default::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    let waiting = queue.list_jobs(&db, &Default::default()).await?;
     for job in &waiting {
-        let summary = worker
-            .run_job_now(job.id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let summary = worker.run_job_now(job.id).await?;
         println!(
             "  operator runs job {} ({} {}) now: {:?}",
             job.id,
@@ -225,11 +207,8 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
     }
 
     step("Summary");
-    let stats = queue.stats(&db).await.map_err(|e| e.to_string())?;
-    let runs = queue
-        .recent_runs(&db, 1000, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stats = queue.stats(&db).await?;
+    let runs = queue.recent_runs(&db, 1000, None).await?;
     let mut rows = Vec::new();
     for object in [
         ("UserProfile", "1"),
@@ -241,15 +220,14 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
         ("Addon", "104"),
     ] {
         let reference = ObjectRef::new(object.0, object.1);
-        let results = queue
-            .results(&db, &reference, None)
-            .await
-            .map_err(|e| e.to_string())?;
+        let results = queue.results(&db, &reference, None).await?;
         let attempts = runs
             .iter()
-            .filter(|r| r.object_type == object.0 && r.object_id == object.1)
+            .filter(|r| r.object.object_type == object.0 && r.object.id == object.1)
             .count();
-        let last = results.first().map_or("-".to_owned(), |r| r.action.clone());
+        let last = results
+            .first()
+            .map_or("-".to_owned(), |r| r.action.to_string());
         rows.push(vec![reference.to_string(), attempts.to_string(), last]);
     }
     table::print(&["object", "runs", "last action"], &rows);
@@ -265,7 +243,7 @@ pub(crate) async fn run(database: Option<String>) -> Result<(), String> {
         &config_path,
         serde_json::to_string_pretty(&config).unwrap_or_default(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| Exit::failure(format!("cannot write {}: {e}", config_path.display())))?;
     println!(
         "  Look around: outsync status --config {0}   ·   outsync jobs --config {0} list",
         config_path.display()

@@ -3,6 +3,7 @@
 //! transaction, so a bad line or a database error leaves the queue as it was.
 
 use super::{ConfigArg, Exit, queue_error};
+use crate::enqueue_body::{BodyError, EnqueueRequest};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outsync_core::ObjectRef;
@@ -38,31 +39,19 @@ pub(crate) struct EnqueueArgs {
     file: Option<String>,
 }
 
-fn item_from_line(line: &str, default_trigger: &str) -> Result<EnqueueItem, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
-    let text = |key: &str| {
-        value
-            .get(key)
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .ok_or_else(|| format!("\"{key}\" is missing"))
-    };
-    Ok(EnqueueItem {
-        provider: text("provider")?,
-        object: ObjectRef::new(text("object_type")?, text("object_id")?),
-        triggered_by: value
-            .get("triggered_by")
-            .and_then(Value::as_str)
-            .unwrap_or(default_trigger)
-            .to_owned(),
-        options: EnqueueOptions {
-            snapshot: value.get("snapshot").cloned(),
-            ..EnqueueOptions::default()
-        },
-    })
+/// A line of an enqueue file that is not an item.
+#[derive(Debug, thiserror::Error)]
+enum LineError {
+    #[error("not valid JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error(transparent)]
+    Item(#[from] BodyError),
+}
+
+/// One line of an enqueue file: the same object `POST /api/enqueue` takes.
+fn item_from_line(line: &str, default_trigger: &str) -> Result<EnqueueItem, LineError> {
+    let value: Value = serde_json::from_str(line)?;
+    Ok(EnqueueRequest::item_from_json(&value, default_trigger)?)
 }
 
 /// Reads and checks every line; the errors name the line (at most 20 are listed).
@@ -81,6 +70,7 @@ fn read_items(
             continue;
         }
         let checked = item_from_line(&line, default_trigger)
+            .map_err(|error| error.to_string())
             .and_then(|item| queue.check(&item).map(|()| item).map_err(queue_error));
         match checked {
             Ok(item) => items.push(item),
@@ -156,13 +146,24 @@ async fn enqueue_file(
 /// `outsync enqueue`.
 pub(crate) async fn enqueue(args: &EnqueueArgs) -> Result<(), Exit> {
     let config = args.config.load()?;
-    let providers = config.require_providers().map_err(Exit::bad_input)?;
+    let providers = config.require_providers()?;
     let (queue, db) = config
         .open_queue(args.config.write_access(), Some(&providers))
         .await?;
-    if let Some(file) = &args.file {
-        return enqueue_file(args, file, &queue, &db).await;
-    }
+    let result = match &args.file {
+        Some(file) => enqueue_file(args, file, &queue, &db).await,
+        None => enqueue_one(args, &queue, &db).await,
+    };
+    super::close(db).await;
+    result
+}
+
+/// `outsync enqueue --provider … --type … --id …`.
+async fn enqueue_one(
+    args: &EnqueueArgs,
+    queue: &Queue,
+    db: &DatabaseConnection,
+) -> Result<(), Exit> {
     let (Some(provider), Some(object_type), Some(id)) =
         (&args.provider, &args.object_type, &args.id)
     else {
@@ -186,7 +187,7 @@ pub(crate) async fn enqueue(args: &EnqueueArgs) -> Result<(), Exit> {
     };
     let job = queue
         .enqueue(
-            &db,
+            db,
             provider,
             &ObjectRef::new(object_type, id),
             &args.triggered_by,

@@ -3,7 +3,8 @@
 use super::{ConfigArg, Exit, queue_error};
 use crate::table;
 use clap::{Args, Subcommand};
-use outsync_queue::{JobFilter, StateFilter};
+use outsync_queue::sea_orm::DatabaseConnection;
+use outsync_queue::{JobFilter, Queue, StateFilter};
 
 /// `outsync jobs`.
 #[derive(Args)]
@@ -64,7 +65,14 @@ pub(crate) async fn jobs(args: &JobsArgs) -> Result<(), Exit> {
         _ => args.config.write_access(),
     };
     let (queue, db) = config.open_queue(access, None).await?;
-    match &args.action {
+    let result = act(&args.action, &queue, &db).await;
+    super::close(db).await;
+    result
+}
+
+/// Carries out one `outsync jobs` action.
+async fn act(action: &JobsAction, queue: &Queue, db: &DatabaseConnection) -> Result<(), Exit> {
+    match action {
         JobsAction::List { state, provider } => {
             let filter = JobFilter {
                 state: parse_state(state.as_deref())?,
@@ -72,7 +80,7 @@ pub(crate) async fn jobs(args: &JobsArgs) -> Result<(), Exit> {
                 limit: 200,
                 ..JobFilter::default()
             };
-            let jobs = queue.list_jobs(&db, &filter).await.map_err(queue_error)?;
+            let jobs = queue.list_jobs(db, &filter).await.map_err(queue_error)?;
             table::print(
                 &[
                     "id",
@@ -98,17 +106,17 @@ pub(crate) async fn jobs(args: &JobsArgs) -> Result<(), Exit> {
             );
         }
         JobsAction::Retry { id } => {
-            queue.retry(&db, *id).await.map_err(queue_error)?;
+            queue.retry(db, *id).await.map_err(queue_error)?;
             println!("job {id} is due now");
         }
         JobsAction::Cancel { id } => {
-            queue.cancel(&db, *id).await.map_err(queue_error)?;
+            queue.cancel(db, *id).await.map_err(queue_error)?;
             println!("job {id} cancelled");
         }
         JobsAction::Purge { provider, yes } => {
             if !*yes {
                 let count = queue
-                    .count_purgeable(&db, provider)
+                    .count_purgeable(db, provider)
                     .await
                     .map_err(queue_error)?;
                 println!(
@@ -118,7 +126,7 @@ pub(crate) async fn jobs(args: &JobsArgs) -> Result<(), Exit> {
                 return Ok(());
             }
             let removed = queue
-                .purge_provider(&db, provider)
+                .purge_provider(db, provider)
                 .await
                 .map_err(queue_error)?;
             println!("removed {removed} job(s) of provider \"{provider}\"");

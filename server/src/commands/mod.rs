@@ -2,6 +2,7 @@
 //! codes, error messages and the shutdown signal.
 
 mod check;
+#[cfg(feature = "demo")]
 pub(crate) mod demo;
 mod enqueue;
 mod jobs;
@@ -37,7 +38,7 @@ pub(crate) struct ConfigArg {
 impl ConfigArg {
     /// Loads the configuration; a problem in it is bad input (exit code 2).
     pub(crate) fn load(&self) -> Result<Config, Exit> {
-        Config::load(&self.config).map_err(Exit::bad_input)
+        Ok(Config::load(&self.config)?)
     }
 
     /// How a command that writes opens the database: creating it only with `--create`.
@@ -59,6 +60,15 @@ impl ConfigArg {
     }
 }
 
+/// Closes the queue database before the command ends, so that SQLite checkpoints and
+/// removes its write-ahead log: a reader without write access to the folder can open the
+/// file afterwards (it could not create the log's shared-memory file).
+pub(crate) async fn close(db: outsync_queue::sea_orm::DatabaseConnection) {
+    if let Err(error) = db.close().await {
+        tracing::warn!("closing the queue database: {error}");
+    }
+}
+
 /// How a command failed: a message and the process's exit code (1: the operation failed
 /// or left stopped jobs; 2: bad input or configuration, nothing was done).
 #[derive(Debug)]
@@ -76,6 +86,34 @@ impl Exit {
             code: 2,
             message: message.into(),
         }
+    }
+}
+
+impl Exit {
+    /// A failure that is not the input's fault: exit code 1.
+    pub(crate) fn failure(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for Exit {
+    fn from(error: crate::config::ConfigError) -> Self {
+        match error {
+            // The configuration is fine; the database is not there yet.
+            crate::config::ConfigError::MissingSqliteFile { .. } => {
+                Self::failure(error.to_string())
+            }
+            other => Self::bad_input(other.to_string()),
+        }
+    }
+}
+
+impl From<outsync_core::SyncError> for Exit {
+    fn from(error: outsync_core::SyncError) -> Self {
+        Self::failure(error.to_string())
     }
 }
 

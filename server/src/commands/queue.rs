@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// `outsync migrate`: creates the database if needed and applies the migrations.
 pub(crate) async fn migrate(args: &ConfigArg) -> Result<(), Exit> {
     let config = args.load()?;
-    config.open_queue(Access::Create, None).await?;
+    let (_, db) = config.open_queue(Access::Create, None).await?;
+    super::close(db).await;
     println!(
         "queue tables are up to date in {}",
         outsync_queue::describe(&config.database_url)
@@ -42,7 +43,7 @@ pub(crate) struct WorkerParts {
 pub(crate) async fn worker_for(args: &WorkerArgs) -> Result<(WorkerParts, Config), Exit> {
     let mut config = args.config.load()?;
     args.options.apply_to_database(&mut config);
-    let providers = config.require_providers().map_err(Exit::bad_input)?;
+    let providers = config.require_providers()?;
     let parts = worker_with(
         &config,
         &args.options,
@@ -160,8 +161,8 @@ pub(crate) async fn status(args: &ConfigArg) -> Result<(), Exit> {
                 vec![
                     to_datetime(r.at).format("%Y-%m-%d %H:%M:%S").to_string(),
                     r.provider.clone(),
-                    format!("{} {}", r.object_type, r.object_id),
-                    r.outcome.clone(),
+                    r.object.to_string(),
+                    r.outcome.to_string(),
                     r.error.clone().unwrap_or_default(),
                 ]
             })

@@ -3,6 +3,7 @@
 use super::queue::{WorkerArgs, worker_with};
 use super::{Exit, queue_error};
 use crate::api::{self, ApiToken, AppState};
+use crate::config::ConfigError;
 use clap::Args;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,31 +22,31 @@ pub(crate) struct ServeArgs {
 }
 
 /// The API token from `OUTSYNC_API_TOKEN`, or from the file `OUTSYNC_API_TOKEN_FILE` names.
-fn api_token() -> Result<String, String> {
+fn api_token() -> Result<String, ConfigError> {
     let token = match (
         std::env::var("OUTSYNC_API_TOKEN"),
         std::env::var("OUTSYNC_API_TOKEN_FILE"),
     ) {
         (Ok(token), _) => token,
         (Err(_), Ok(path)) => std::fs::read_to_string(&path)
-            .map_err(|e| format!("OUTSYNC_API_TOKEN_FILE: cannot read {path}: {e}"))?
+            .map_err(|source| ConfigError::TokenUnreadable { path, source })?
             .trim()
             .to_owned(),
         _ => String::new(),
     };
     if token.len() < 16 {
-        return Err("set OUTSYNC_API_TOKEN (or OUTSYNC_API_TOKEN_FILE) to a secret of at least 16 characters: every API call and the dashboard login need it".into());
+        return Err(ConfigError::WeakToken);
     }
     Ok(token)
 }
 
 pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
     let stop_signal = super::shutdown_signal();
-    let token = api_token().map_err(Exit::bad_input)?;
+    let token = api_token()?;
     let mut config = args.worker.config.load()?;
     args.worker.options.apply_to_database(&mut config);
     let interval = config.scheduler_interval.max(1);
-    let providers = config.require_providers().map_err(Exit::bad_input)?;
+    let providers = config.require_providers()?;
     let parts = worker_with(
         &config,
         &args.worker.options,

@@ -9,11 +9,16 @@ use outsync_queue::worker::ProviderLimits;
 use outsync_queue::{UnknownProviders, WorkerConfig};
 use std::time::Duration;
 
-fn seconds(text: &str) -> Result<f64, String> {
+/// A command-line value that is not a number of seconds.
+#[derive(Debug, thiserror::Error)]
+#[error("\"{0}\" is not a number of seconds")]
+struct NotSeconds(String);
+
+fn seconds(text: &str) -> Result<f64, NotSeconds> {
     text.parse::<f64>()
         .ok()
         .filter(|n| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| format!("\"{text}\" is not a number of seconds"))
+        .ok_or_else(|| NotSeconds(text.to_owned()))
 }
 
 /// Options that override the worker's settings (`outsync worker`, `serve` and `sync`).

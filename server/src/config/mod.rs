@@ -3,8 +3,11 @@
 //! environment or in files. Loading is strict: an unknown key anywhere, or a value that
 //! does not parse (in the file or the environment), is an error that names it.
 
+mod error;
 mod keys;
 mod settings;
+
+pub(crate) use error::{ConfigError, SchemaError};
 
 pub(crate) use keys::did_you_mean;
 pub(crate) use settings::WorkerSettings;
@@ -56,10 +59,6 @@ pub(crate) enum Access {
     Read,
 }
 
-fn fail(path: &Path, message: impl std::fmt::Display) -> String {
-    format!("configuration {}: {message}", path.display())
-}
-
 /// What the queue database is, for error messages (set when it is opened).
 static DATABASE: OnceLock<String> = OnceLock::new();
 
@@ -78,13 +77,19 @@ impl Config {
     ///  "scheduler_interval_seconds": 5,
     ///  "worker": {"concurrency": 16, "shutdown_grace_seconds": 30, ...}}
     /// ```
-    pub(crate) fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| fail(path, format!("cannot read it: {e}")))?;
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.to_path_buf();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            file: file.clone(),
+            source,
+        })?;
         let document: Value =
-            serde_json::from_str(&text).map_err(|e| fail(path, format!("not valid JSON: {e}")))?;
+            serde_json::from_str(&text).map_err(|source| ConfigError::NotJson {
+                file: file.clone(),
+                source,
+            })?;
         let Value::Object(document) = document else {
-            return Err(fail(path, "the configuration must be a JSON object"));
+            return Err(ConfigError::NotAnObject { file });
         };
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut problems = keys::unknown_keys(&document, TOP_KEYS, "the top level");
@@ -93,7 +98,7 @@ impl Config {
             .or_else(|| settings::key(&document, "", "database_url"))
         {
             Some(source) => source.text().unwrap_or_else(|problem| {
-                problems.push(problem);
+                problems.push(problem.to_string());
                 String::new()
             }),
             None => DEFAULT_DATABASE_URL.to_owned(),
@@ -103,7 +108,7 @@ impl Config {
             .and_then(|source| {
                 source
                     .whole(1, 1000)
-                    .map_err(|problem| problems.push(problem))
+                    .map_err(|problem| problems.push(problem.to_string()))
                     .ok()
             })
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
@@ -112,7 +117,7 @@ impl Config {
             .map_or(Some(5), |source| {
                 source
                     .whole(1, 86_400)
-                    .map_err(|problem| problems.push(problem))
+                    .map_err(|problem| problems.push(problem.to_string()))
                     .ok()
             })
             .unwrap_or(5);
@@ -137,7 +142,7 @@ impl Config {
         let configured: Vec<String> = providers.iter().map(|(id, _)| id.clone()).collect();
         let worker = settings::worker_settings(worker_section, &configured, &mut problems);
         let schema = load_schema(document.get("schema"), &base).map_err(|problem| {
-            problems.push(problem);
+            problems.push(problem.to_string());
         });
         match (schema, problems.is_empty()) {
             (Ok(schema), true) => Ok(Self {
@@ -148,14 +153,7 @@ impl Config {
                 scheduler_interval,
                 worker,
             }),
-            _ => Err(fail(
-                path,
-                if problems.len() == 1 {
-                    problems.remove(0)
-                } else {
-                    format!("{} problems:\n  {}", problems.len(), problems.join("\n  "))
-                },
-            )),
+            _ => Err(ConfigError::Invalid { file, problems }),
         }
     }
 
@@ -183,16 +181,12 @@ impl Config {
 
     /// The configured providers, built; a configuration without any is an error for the
     /// commands that run or enqueue jobs.
-    pub(crate) fn require_providers(&self) -> Result<Vec<Arc<ConfiguredProvider>>, String> {
+    pub(crate) fn require_providers(&self) -> Result<Vec<Arc<ConfiguredProvider>>, ConfigError> {
         if self.providers.is_empty() {
-            return Err(
-                "no providers are configured (\"providers\" is missing or empty): \
-                        there would be nothing to sync"
-                    .into(),
-            );
+            return Err(ConfigError::NoProviders);
         }
         self.build_providers()
-            .map_err(|problems| problems.join("\n"))
+            .map_err(|problems| ConfigError::Providers { problems })
     }
 
     /// Opens the queue database for `access` and a queue for `providers` (checked against
@@ -201,7 +195,7 @@ impl Config {
         &self,
         access: Access,
         providers: Option<&[Arc<ConfiguredProvider>]>,
-    ) -> Result<(Queue, outsync_queue::sea_orm::DatabaseConnection), String> {
+    ) -> Result<(Queue, outsync_queue::sea_orm::DatabaseConnection), crate::commands::Exit> {
         let _ = DATABASE.set(outsync_queue::describe(&self.database_url));
         let url = self.url_for(access)?;
         let settings = DatabaseSettings {
@@ -209,22 +203,15 @@ impl Config {
             read_only: access == Access::Read && url.starts_with("sqlite"),
             ..DatabaseSettings::default()
         };
-        let db = outsync_queue::open(&url, &settings)
-            .await
-            .map_err(crate::commands::queue_error)?;
+        let db = outsync_queue::open(&url, &settings).await?;
         match access {
-            Access::Create | Access::Write => Queue::migrate(&db)
-                .await
-                .map_err(crate::commands::queue_error)?,
+            Access::Create | Access::Write => Queue::migrate(&db).await?,
             Access::Read => {
-                if !Queue::is_migrated(&db)
-                    .await
-                    .map_err(crate::commands::queue_error)?
-                {
-                    return Err(format!(
+                if !Queue::is_migrated(&db).await? {
+                    return Err(crate::commands::Exit::failure(format!(
                         "the queue database ({}) is not set up for this version of outsync: run `outsync migrate`",
                         outsync_queue::describe(&self.database_url)
-                    ));
+                    )));
                 }
             }
         }
@@ -232,16 +219,13 @@ impl Config {
             Some(providers) => Queue::for_providers(providers),
             None => Queue::new(self.providers.iter().map(|(id, _)| id.clone())),
         };
-        let queue = queue
-            .with_database_clock(&db)
-            .await
-            .map_err(crate::commands::queue_error)?;
+        let queue = queue.with_database_clock(&db).await?;
         Ok((queue, db))
     }
 
     /// The database URL to open for `access`: a missing SQLite file is only created when
     /// asked to.
-    fn url_for(&self, access: Access) -> Result<String, String> {
+    fn url_for(&self, access: Access) -> Result<String, ConfigError> {
         let url = &self.database_url;
         let Some(path) = outsync_queue::sqlite_file(url) else {
             return Ok(url.clone());
@@ -254,9 +238,9 @@ impl Config {
             return Ok(format!("{url}{separator}mode=rwc"));
         }
         if !Path::new(&path).exists() {
-            return Err(format!(
-                "the SQLite file {path} does not exist: create it with `outsync migrate` (or pass --create)"
-            ));
+            return Err(ConfigError::MissingSqliteFile {
+                path: path.to_owned(),
+            });
         }
         Ok(url.clone())
     }
@@ -309,26 +293,18 @@ fn computed() -> ComputedFields {
     outsync_basket::computed_fields()
 }
 
-fn load_schema(value: Option<&Value>, base: &Path) -> Result<SourceSchema, String> {
+fn load_schema(value: Option<&Value>, base: &Path) -> Result<SourceSchema, SchemaError> {
     match value {
-        None => Err("\"schema\" is missing: the source models and fields mappings read".into()),
-        Some(Value::String(name)) if name == "basket" => {
-            outsync_basket::basket_schema().map_err(|e| e.to_string())
-        }
-        Some(Value::String(other)) => Err(format!(
-            "\"schema\": no built-in schema \"{other}\" (built in: basket)"
-        )),
+        None => Err(SchemaError::Missing),
+        Some(Value::String(name)) if name == "basket" => Ok(outsync_basket::basket_schema()?),
+        Some(Value::String(other)) => Err(SchemaError::UnknownBuiltIn(other.clone())),
         Some(Value::Object(map)) if map.contains_key("file") => {
-            let file = map["file"]
-                .as_str()
-                .ok_or("\"schema.file\" must be a path")?;
+            let file = map["file"].as_str().ok_or(SchemaError::FileNotAPath)?;
             let path: PathBuf = base.join(file);
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read schema {}: {e}", path.display()))?;
-            SourceSchema::from_json(&text, &computed()).map_err(|e| e.to_string())
+                .map_err(|source| SchemaError::Unreadable { path, source })?;
+            Ok(SourceSchema::from_json(&text, &computed())?)
         }
-        Some(inline) => {
-            SourceSchema::from_json(&inline.to_string(), &computed()).map_err(|e| e.to_string())
-        }
+        Some(inline) => Ok(SourceSchema::from_json(&inline.to_string(), &computed())?),
     }
 }

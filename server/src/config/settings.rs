@@ -1,6 +1,7 @@
 //! Reading typed settings from the configuration file and the environment, each problem
 //! naming the key (`worker.concurrency`) or the variable (`OUTSYNC_CONCURRENCY`).
 
+use super::error::SettingError;
 use outsync_queue::UnknownProviders;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -26,12 +27,16 @@ impl Source<'_> {
         }
     }
 
-    fn fail(&self, expected: &str) -> String {
-        format!("{} must be {expected}, got {}", self.name, self.shown())
+    fn fail(&self, expected: &str) -> SettingError {
+        SettingError::Invalid {
+            setting: self.name.clone(),
+            expected: expected.to_owned(),
+            got: self.shown(),
+        }
     }
 
     /// A whole number in `min..=max`.
-    pub(crate) fn whole(&self, min: u64, max: u64) -> Result<u64, String> {
+    pub(crate) fn whole(&self, min: u64, max: u64) -> Result<u64, SettingError> {
         let number = match &self.value {
             SourceValue::Json(value) => value.as_u64(),
             SourceValue::Text(text) => text.trim().parse().ok(),
@@ -42,7 +47,7 @@ impl Source<'_> {
     }
 
     /// A number in `min..=max`, described as `what` in the error.
-    fn number(&self, min: f64, max: f64, what: &str) -> Result<f64, String> {
+    fn number(&self, min: f64, max: f64, what: &str) -> Result<f64, SettingError> {
         let number = match &self.value {
             SourceValue::Json(value) => value.as_f64(),
             SourceValue::Text(text) => text.trim().parse().ok(),
@@ -53,18 +58,18 @@ impl Source<'_> {
     }
 
     /// A number of seconds in `min..=max`.
-    pub(crate) fn seconds(&self, min: f64, max: f64) -> Result<Duration, String> {
+    pub(crate) fn seconds(&self, min: f64, max: f64) -> Result<Duration, SettingError> {
         self.number(min, max, "a number of seconds")
             .map(Duration::from_secs_f64)
     }
 
     /// A rate in `min..=max` per second.
-    pub(crate) fn rate(&self, min: f64, max: f64) -> Result<f64, String> {
+    pub(crate) fn rate(&self, min: f64, max: f64) -> Result<f64, SettingError> {
         self.number(min, max, "a number per second")
     }
 
     /// Text.
-    pub(crate) fn text(&self) -> Result<String, String> {
+    pub(crate) fn text(&self) -> Result<String, SettingError> {
         match &self.value {
             SourceValue::Json(Value::String(text)) => Ok(text.clone()),
             SourceValue::Text(text) => Ok(text.clone()),
@@ -73,10 +78,13 @@ impl Source<'_> {
     }
 
     /// The unknown-provider policy.
-    pub(crate) fn policy(&self) -> Result<UnknownProviders, String> {
+    pub(crate) fn policy(&self) -> Result<UnknownProviders, SettingError> {
         self.text()?
             .parse()
-            .map_err(|problem: String| format!("{}: {problem}", self.name))
+            .map_err(|problem: String| SettingError::Refused {
+                setting: self.name.clone(),
+                problem,
+            })
     }
 }
 
@@ -175,9 +183,9 @@ pub(crate) fn worker_settings(
     let mut settings = WorkerSettings::default();
     let at = "worker";
     let pick = |name: &str, variable: &str| env(variable).or_else(|| key(section, at, name));
-    let mut record = |result: Result<(), String>| {
+    let mut record = |result: Result<(), SettingError>| {
         if let Err(problem) = result {
-            problems.push(problem);
+            problems.push(problem.to_string());
         }
     };
     if let Some(source) = pick("concurrency", "OUTSYNC_CONCURRENCY") {
@@ -291,9 +299,9 @@ fn provider_worker_settings(
     problems: &mut Vec<String>,
 ) -> ProviderWorkerSettings {
     let mut settings = ProviderWorkerSettings::default();
-    let mut record = |result: Result<(), String>| {
+    let mut record = |result: Result<(), SettingError>| {
         if let Err(problem) = result {
-            problems.push(problem);
+            problems.push(problem.to_string());
         }
     };
     if let Some(source) = key(own, at, "max_attempts") {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use outsync_core::ObjectRef;
-use outsync_queue::{JobFilter, StateFilter, to_datetime};
+use outsync_queue::{JobFilter, RunOutcome, StateFilter, to_datetime};
 use std::sync::Arc;
 
 pub(super) type Shared = State<Arc<AppState>>;
@@ -120,12 +120,19 @@ pub(crate) async fn overview(State(state): Shared) -> Response {
     let run_rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            let class = if r.outcome == "success" { "ok" } else { "bad" };
+            let class = if r.outcome == RunOutcome::Success {
+                "ok"
+            } else {
+                "bad"
+            };
             vec![
                 when(r.at),
                 escape(&r.provider),
-                object_link(&r.object_type, &r.object_id),
-                format!("<span class=\"{class}\">{}</span>", escape(&r.outcome)),
+                object_link(&r.object.object_type, &r.object.id),
+                format!(
+                    "<span class=\"{class}\">{}</span>",
+                    escape(r.outcome.as_str())
+                ),
                 escape(r.error.as_deref().unwrap_or("")),
             ]
         })
@@ -280,7 +287,7 @@ pub(crate) async fn object(
                         "{} {}={}",
                         r.external_object_type, r.external_id_field, r.id_value
                     )),
-                    escape(&r.action),
+                    escape(r.action.as_str()),
                     link,
                     when(r.transmitted_at),
                 ]
@@ -303,8 +310,8 @@ pub(crate) async fn object(
             .map(|r| {
                 vec![
                     when(r.at),
-                    escape(&r.outcome),
-                    escape(&r.actions),
+                    escape(r.outcome.as_str()),
+                    escape(&serde_json::to_string(&r.actions).unwrap_or_default()),
                     escape(r.error.as_deref().unwrap_or("")),
                     format!("{} ms", r.duration_ms),
                 ]

@@ -2,6 +2,7 @@
 
 use super::{run, temp_dir, text};
 
+#[cfg(feature = "demo")]
 #[test]
 fn demo_runs_end_to_end_and_summarises() {
     let dir = temp_dir("demo");
@@ -23,6 +24,17 @@ fn demo_runs_end_to_end_and_summarises() {
     );
     assert!(printed.contains("12 payloads reached Basket"), "{printed}");
     assert!(printed.contains("0 job(s) left in the queue"), "{printed}");
+}
+
+/// A production build carries no fake Basket: `outsync demo` says how to get one.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn without_the_demo_feature_the_demo_explains_itself() {
+    let output = run(&["demo"]);
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(printed.contains("built without the demo"), "{printed}");
+    assert!(printed.contains("--features demo"), "{printed}");
 }
 
 #[test]

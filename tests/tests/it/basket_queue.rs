@@ -3,7 +3,7 @@
 use crate::basket::{KEY, provider_for, source_addon, source_user};
 use outsync_basket::fake::FakeBasket;
 use outsync_basket::{Triggers, addon_changed, user_changed};
-use outsync_core::{ObjectRef, ObjectSource, SyncError, async_trait};
+use outsync_core::{ObjectRef, ObjectSource, SyncAction, SyncError, async_trait};
 use outsync_queue::{EnqueueOptions, Worker, WorkerConfig};
 use outsync_queue::{Queue, connect};
 use serde_json::{Value, json};
@@ -157,7 +157,7 @@ async fn the_same_payload_is_sent_once_unless_forced() {
         "unchanged: one HTTP call"
     );
     let results = queue.results(&db, &user, Some("basket")).await.unwrap();
-    assert_eq!(results[0].action, "nothing_to_do");
+    assert_eq!(results[0].action, SyncAction::NothingToDo);
 
     let forced = EnqueueOptions {
         force: true,

@@ -2,7 +2,7 @@
 
 use outsync_core::schema::SourceSchema;
 use outsync_core::{
-    ConfiguredProvider, ObjectRef, ProviderConfig, ProviderType, SyncError, async_trait,
+    ConfiguredProvider, ObjectRef, ProviderConfig, ProviderType, SyncAction, SyncError, async_trait,
 };
 use outsync_mailing_list::{
     AdmissionPolicy, Joined, ListBackend, MailingListProvider, Member, MembershipPolicy,
@@ -226,9 +226,8 @@ async fn actions(
 ) -> BTreeMap<String, usize> {
     let mut totals = BTreeMap::new();
     for run in queue.recent_runs(db, count, None).await.unwrap() {
-        let actions: BTreeMap<String, usize> = serde_json::from_str(&run.actions).unwrap();
-        for (action, n) in actions {
-            *totals.entry(action).or_insert(0) += n;
+        for (action, n) in run.actions {
+            *totals.entry(action).or_insert(0) += usize::try_from(n).unwrap();
         }
     }
     totals
@@ -322,20 +321,14 @@ async fn orders_become_list_members_and_leave_as_they_should() {
         .iter()
         .find(|r| r.id_value == "o1p0@example.org")
         .unwrap();
-    assert_eq!(leaver.action, "nothing_to_do");
-    assert!(
-        leaver
-            .sync_info
-            .as_deref()
-            .unwrap()
-            .contains("left the list")
-    );
+    assert_eq!(leaver.action, SyncAction::NothingToDo);
+    assert_eq!(leaver.info["note"], "left the list; not subscribed again");
     let canceled = queue
         .results(&db, &ObjectRef::new("Order", "O0"), None)
         .await
         .unwrap();
     assert!(
-        canceled.iter().all(|r| r.action == "delete"),
+        canceled.iter().all(|r| r.action == SyncAction::Delete),
         "{canceled:?}"
     );
 }

@@ -1,8 +1,11 @@
 //! The operator API: statistics, results, runs, cancel, pruning.
 
 use crate::queue_support::*;
+use outsync_core::SyncAction;
+use outsync_queue::RunOutcome;
 use outsync_tests::backend_test;
 use outsync_tests::scripted::{ScriptedProvider, Step};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,21 +44,21 @@ backend_test! {
         assert_eq!(results.len(), 1);
         assert_eq!(results[0].mapping_id, "records");
         assert_eq!(results[0].id_value, "A");
-        assert_eq!(results[0].action, "update");
+        assert_eq!(results[0].action, SyncAction::Update);
         assert_eq!(results[0].child_id, "");
 
         let runs = queue.recent_runs(&t.db, 10, None).await.unwrap();
         assert_eq!(runs.len(), 5, "4 runs and one cancellation");
         assert!(
             runs.iter()
-                .any(|r| r.outcome == "cancelled" && r.object_id == "X")
+                .any(|r| r.outcome == RunOutcome::Cancelled && r.object.id == "X")
         );
         let runs_of_a = queue
             .recent_runs(&t.db, 10, Some(&order("A")))
             .await
             .unwrap();
         assert_eq!(runs_of_a.len(), 1);
-        assert_eq!(runs_of_a[0].actions, r#"{"update":1}"#);
+        assert_eq!(runs_of_a[0].actions, BTreeMap::from([("update".to_owned(), 1)]));
 
         clock.advance(8 * 86_400_000);
         let pruned = queue

@@ -2,8 +2,8 @@
 //! PostgreSQL.
 
 use outsync_core::ObjectRef;
-use outsync_queue::EnqueueOptions;
 use outsync_queue::{EnqueueItem, JobFilter, JobState, Queue, StateFilter};
+use outsync_queue::{EnqueueOptions, RunOutcome};
 use outsync_tests::db::{Backend, TestDb, fresh, temp_dir};
 use outsync_tests::file_target::read_lines;
 use outsync_tests::workers::wait_for_exit;
@@ -124,7 +124,7 @@ async fn sigkill_mid_run(backend: Backend) {
     let reaped: HashSet<i64> = runs
         .iter()
         .filter(|run| {
-            run.outcome == "retry"
+            run.outcome == RunOutcome::Retry
                 && run
                     .worker
                     .as_deref()
@@ -133,7 +133,10 @@ async fn sigkill_mid_run(backend: Backend) {
         .filter_map(|run| run.job_id)
         .collect();
     assert_eq!(reaped, stranded_ids, "{backend:?}");
-    let successes = runs.iter().filter(|run| run.outcome == "success").count();
+    let successes = runs
+        .iter()
+        .filter(|run| run.outcome == RunOutcome::Success)
+        .count();
     assert_eq!(successes, 5000, "every object is recorded as synced once");
 }
 

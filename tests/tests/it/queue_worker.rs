@@ -64,7 +64,7 @@ backend_test! {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| r.outcome)
+            .map(|r| r.outcome.to_string())
             .collect();
         assert_eq!(outcomes, ["success", "retry", "retry", "retry"]);
     }
@@ -290,7 +290,7 @@ backend_test! {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| r.outcome)
+            .map(|r| r.outcome.to_string())
             .collect();
         assert_eq!(
             outcomes,

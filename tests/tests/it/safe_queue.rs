@@ -109,7 +109,7 @@ async fn stop_policy_and_purge(backend: Backend) {
     assert_eq!(job_count(&queue, &t).await, 0);
     let runs = queue.recent_runs(&t.db, 10, None).await.unwrap();
     assert_eq!(runs.len(), 7);
-    assert!(runs.iter().all(|run| run.outcome == "dropped"));
+    assert!(runs.iter().all(|run| run.outcome == RunOutcome::Dropped));
     assert!(runs[0].error.as_deref().unwrap().contains("purged"));
 }
 
@@ -254,7 +254,7 @@ async fn a_sync_no_mapping_applies_to_is_skipped_with_the_reason() {
     assert_eq!(summary.count(RunOutcome::Skipped), 1, "{summary:?}");
     assert_eq!(summary.count(RunOutcome::Success), 0, "{summary:?}");
     let runs = queue.recent_runs(&t.db, 1, None).await.unwrap();
-    assert_eq!(runs[0].outcome, "skipped");
+    assert_eq!(runs[0].outcome, RunOutcome::Skipped);
     let reason = runs[0].error.as_deref().unwrap_or_default();
     assert!(
         reason.contains("no mapping") && reason.contains("UserProfle"),

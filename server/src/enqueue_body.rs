@@ -6,12 +6,44 @@
 //! ```
 //!
 //! or a batch `{"items": [ ...objects like the one above... ]}`. Identifiers may be strings
-//! or numbers; every problem names the item and the key.
+//! or numbers; every problem names the item and the key. `outsync enqueue --file` reads
+//! one such object per line.
 
-use super::enqueue::{EnqueueItem, EnqueueOptions};
 use outsync_core::ObjectRef;
 use outsync_core::sync::kind_of;
+use outsync_queue::{EnqueueItem, EnqueueOptions};
 use serde_json::Value;
+use std::fmt;
+
+/// What is wrong with an enqueue body: the item (in a batch) and the problem, naming the
+/// key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError {
+    /// The item's index in `items`, for a batch.
+    pub item: Option<usize>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl BodyError {
+    fn new(item: Option<usize>, problem: impl Into<String>) -> Self {
+        Self {
+            item,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.item {
+            Some(index) => write!(f, "items[{index}]: {}", self.problem),
+            None => f.write_str(&self.problem),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
 
 /// A parsed enqueue request.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,26 +55,33 @@ pub enum EnqueueRequest {
 }
 
 impl EnqueueRequest {
-    /// Reads a request from its JSON body; the error says which item and key is wrong.
-    pub fn from_json(body: &Value) -> Result<Self, String> {
+    /// Reads a request from its JSON body (`triggered_by` defaults to `api`); the error
+    /// says which item and key is wrong.
+    pub fn from_json(body: &Value) -> Result<Self, BodyError> {
         if !body.is_object() {
-            return Err(format!(
-                "the request must be a JSON object, got {}",
-                kind_of(body)
+            return Err(BodyError::new(
+                None,
+                format!("the request must be a JSON object, got {}", kind_of(body)),
             ));
         }
         let Some(items) = body.get("items") else {
-            return item(body, None).map(Self::One);
+            return item(body, None, "api").map(Self::One);
         };
         let Some(items) = items.as_array() else {
-            return Err(format!("\"items\" must be a list, got {}", kind_of(items)));
+            let problem = format!("\"items\" must be a list, got {}", kind_of(items));
+            return Err(BodyError::new(None, problem));
         };
         items
             .iter()
             .enumerate()
-            .map(|(index, entry)| item(entry, Some(index)))
+            .map(|(index, entry)| item(entry, Some(index), "api"))
             .collect::<Result<Vec<_>, _>>()
             .map(Self::Batch)
+    }
+
+    /// Reads one item object, with `triggered_by` defaulting to `default_trigger`.
+    pub fn item_from_json(value: &Value, default_trigger: &str) -> Result<EnqueueItem, BodyError> {
+        item(value, None, default_trigger)
     }
 
     /// The items, one or many.
@@ -54,32 +93,36 @@ impl EnqueueRequest {
     }
 }
 
-fn item(value: &Value, index: Option<usize>) -> Result<EnqueueItem, String> {
-    let at = index.map_or_else(String::new, |i| format!("items[{i}]: "));
+fn item(
+    value: &Value,
+    index: Option<usize>,
+    default_trigger: &str,
+) -> Result<EnqueueItem, BodyError> {
+    let fail = |problem: String| BodyError::new(index, problem);
     if !value.is_object() {
-        return Err(format!(
-            "{at}an item must be an object, got {}",
+        return Err(fail(format!(
+            "an item must be an object, got {}",
             kind_of(value)
-        ));
+        )));
     }
     let text = |key: &str| match value.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(format!("{at}\"{key}\" is missing or not a string")),
+        _ => Err(fail(format!("\"{key}\" is missing or not a string"))),
     };
     let flag = |key: &str| match value.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("{at}\"{key}\" must be true or false, got {other}")),
+        Some(other) => Err(fail(format!(
+            "\"{key}\" must be true or false, got {other}"
+        ))),
     };
     let triggered_by = match value.get("triggered_by") {
-        None | Some(Value::Null) => "api".to_owned(),
+        None | Some(Value::Null) => default_trigger.to_owned(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
-            return Err(format!(
-                "{at}\"triggered_by\" must be a string, got {}",
-                kind_of(other)
-            ));
+            let problem = format!("\"triggered_by\" must be a string, got {}", kind_of(other));
+            return Err(fail(problem));
         }
     };
     Ok(EnqueueItem {
@@ -115,16 +158,26 @@ mod tests {
             {"provider": "p", "object_type": "T", "object_id": "1"},
             {"provider": "p", "object_type": "T"}]}))
         .unwrap_err();
-        assert_eq!(error, "items[1]: \"object_id\" is missing or not a string");
+        assert_eq!(error.item, Some(1));
         assert_eq!(
-            EnqueueRequest::from_json(&json!([1])).unwrap_err(),
+            error.to_string(),
+            "items[1]: \"object_id\" is missing or not a string"
+        );
+        assert_eq!(
+            EnqueueRequest::from_json(&json!([1]))
+                .unwrap_err()
+                .to_string(),
             "the request must be a JSON object, got a list"
         );
         assert_eq!(
             EnqueueRequest::from_json(&json!({"provider": "p", "object_type": "T",
                 "object_id": "1", "force": "yes"}))
-            .unwrap_err(),
+            .unwrap_err()
+            .to_string(),
             "\"force\" must be true or false, got \"yes\""
         );
+        let line = json!({"provider": "p", "object_type": "T", "object_id": 7});
+        let item = EnqueueRequest::item_from_json(&line, "backfill").unwrap();
+        assert_eq!(item.triggered_by, "backfill");
     }
 }
