@@ -58,6 +58,49 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Lists the password of a URL (`scheme://user:password@host/…`) for redaction, as written
+/// and percent-decoded, so that no error or log line that quotes the URL shows it.
+pub fn register_url_password(url: &str) {
+    if let Some(password) = url_password(url) {
+        Secret::new(password);
+        Secret::new(percent_decoded(password));
+    }
+}
+
+/// The password in a URL's user information. The user information ends at the last `@`
+/// before the query, so a password holding an unencoded `/` or `@` is still found.
+pub fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let before_query = rest.split('?').next()?;
+    let (user_info, _host) = before_query.rsplit_once('@')?;
+    let (_user, password) = user_info.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// `%XX` sequences decoded (invalid ones kept as written).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// `text` with every secret created in this process replaced by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let secrets = SECRETS
@@ -75,6 +118,23 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_password_of_a_url_and_lists_it_decoded_too() {
+        assert_eq!(
+            url_password("postgres://outsync:s3cr%40t-pw@db.internal:5432/queue?sslmode=require"),
+            Some("s3cr%40t-pw")
+        );
+        assert_eq!(url_password("postgres://outsync@db/queue"), None);
+        assert_eq!(url_password("sqlite://outsync.db?mode=rwc"), None);
+        assert_eq!(url_password("postgres://u:@db/q"), None);
+        assert_eq!(url_password("postgres://u:pa/ss@db/q"), Some("pa/ss"));
+        assert_eq!(url_password("postgres://u:Secret@[::1/db"), Some("Secret"));
+        assert_eq!(url_password("postgres://u:Secret@?host=/x"), Some("Secret"));
+        assert_eq!(percent_decoded("s3cr%40t%2"), "s3cr@t%2");
+        register_url_password("mysql://app:pass%2Fw0rd@db/app");
+        assert_eq!(redact("pass/w0rd and pass%2Fw0rd"), "*** and ***");
+    }
 
     #[test]
     fn secrets_never_print_and_are_redacted_from_text() {

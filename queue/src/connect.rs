@@ -51,7 +51,7 @@ pub async fn open(
     url: &str,
     settings: &DatabaseSettings,
 ) -> Result<DatabaseConnection, QueueError> {
-    list_password_for_redaction(url);
+    outsync_core::secret::register_url_password(url);
     match connect_with(url, settings, false).await {
         Err(QueueError::Connect { problem, .. })
             if settings.read_only && problem.contains(READONLY_DIRECTORY) =>
@@ -187,46 +187,8 @@ pub fn describe(url: &str) -> String {
     format!("{name} at {host}")
 }
 
-/// Lists the password of `url` for redaction (as written and decoded), so no error or log
-/// line shows it.
-fn list_password_for_redaction(url: &str) {
-    if let Some(password) = url_password(url) {
-        outsync_core::Secret::new(password);
-        outsync_core::Secret::new(
-            percent_encoding::percent_decode_str(password).decode_utf8_lossy(),
-        );
-    }
-}
-
-/// The password in a database URL's user information (`scheme://user:password@host/…`).
-/// The user information ends at the last `@` before the query, so a password holding an
-/// unencoded `/` or `@` is still found.
-fn url_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let before_query = rest.split('?').next()?;
-    let (user_info, _host) = before_query.rsplit_once('@')?;
-    let (_user, password) = user_info.split_once(':')?;
-    (!password.is_empty()).then_some(password)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::url_password;
-
-    #[test]
-    fn finds_the_password_of_a_database_url() {
-        assert_eq!(
-            url_password("postgres://outsync:s3cr%40t-pw@db.internal:5432/queue?sslmode=require"),
-            Some("s3cr%40t-pw")
-        );
-        assert_eq!(url_password("postgres://outsync@db/queue"), None);
-        assert_eq!(url_password("sqlite://outsync.db?mode=rwc"), None);
-        assert_eq!(url_password("postgres://u:@db/q"), None);
-        assert_eq!(url_password("postgres://u:pa/ss@db/q"), Some("pa/ss"));
-        assert_eq!(url_password("postgres://u:Secret@[::1/db"), Some("Secret"));
-        assert_eq!(url_password("postgres://u:Secret@?host=/x"), Some("Secret"));
-    }
-
     #[test]
     fn describes_a_database_without_credentials() {
         use super::describe;
@@ -248,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_database_password_is_redacted_as_written_and_decoded() {
-        super::list_password_for_redaction("postgres://outsync:pw%2Fredact-me@db:5432/q");
+        outsync_core::secret::register_url_password("postgres://outsync:pw%2Fredact-me@db:5432/q");
         assert_eq!(
             outsync_core::secret::redact("pw%2Fredact-me and pw/redact-me"),
             "*** and ***"

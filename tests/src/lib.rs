@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod fake_api;
+pub mod fake_app;
 pub mod file_target;
 pub mod flaky_target;
 pub mod http_target;

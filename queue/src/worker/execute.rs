@@ -128,29 +128,32 @@ async fn run_task(
     provider: Arc<ConfiguredProvider>,
     job: ClaimedJob,
 ) -> Result<TaskResult, SyncError> {
-    let data: Value = match &job.snapshot {
-        Some(text) => serde_json::from_str(text).map_err(|error| {
+    let source = context
+        .source
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let snapshot = job.snapshot.as_ref().filter(|_| {
+        !source.as_ref().is_some_and(|source| {
+            source.preferred_over_snapshot(&job.provider, &job.object.object_type)
+        })
+    });
+    let data: Value = match (snapshot, source) {
+        (Some(text), _) => serde_json::from_str(text).map_err(|error| {
             SyncError::permanent(format!("the job's snapshot is not valid JSON: {error}"))
         })?,
-        None => {
-            let source = context
-                .source
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            let Some(source) = source else {
-                return Err(SyncError::config(
-                    "the job has no snapshot and the worker has no ObjectSource to load the object",
-                ));
-            };
-            match source.load(&job.object).await? {
-                Some(data) => data,
-                None => {
-                    provider.provider().object_missing(&job.object).await?;
-                    return Ok(TaskResult::Missing);
-                }
-            }
+        (None, None) => {
+            return Err(SyncError::config(
+                "the job has no snapshot and the worker has no ObjectSource to load the object",
+            ));
         }
+        (None, Some(source)) => match source.load_for(&job.provider, &job.object).await? {
+            Some(data) => data,
+            None => {
+                provider.provider().object_missing(&job.object).await?;
+                return Ok(TaskResult::Missing);
+            }
+        },
     };
     let mut options = SyncOptions {
         force: job.force,

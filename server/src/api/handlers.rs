@@ -81,15 +81,35 @@ pub(crate) async fn enqueue(
         Ok(request) => request,
         Err(error) => return problem(StatusCode::BAD_REQUEST, error.to_string()),
     };
+    let related = match related_items(&state, request.items()).await {
+        Ok(related) => related,
+        Err(error) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{error}; nothing was enqueued: send the request again"),
+            );
+        }
+    };
+    let request = match request {
+        EnqueueRequest::One(item) if !related.is_empty() => EnqueueRequest::Batch(vec![item]),
+        request => request,
+    };
     match request {
-        EnqueueRequest::Batch(items) => match enqueue_whole_batch(&state, &items).await {
-            Ok(summary) => (
-                StatusCode::ACCEPTED,
-                Json(json!({"created": summary.created, "coalesced": summary.coalesced})),
-            )
-                .into_response(),
-            Err(error) => queue_problem(&error),
-        },
+        EnqueueRequest::Batch(mut items) => {
+            let asked = items.len();
+            items.extend(related);
+            match enqueue_whole_batch(&state, &items).await {
+                Ok(summary) => (
+                    StatusCode::ACCEPTED,
+                    Json(
+                        json!({"created": summary.created, "coalesced": summary.coalesced,
+                                "related": items.len() - asked}),
+                    ),
+                )
+                    .into_response(),
+                Err(error) => queue_problem(&error),
+            }
+        }
         EnqueueRequest::One(item) => match state
             .queue
             .enqueue(
@@ -109,6 +129,29 @@ pub(crate) async fn enqueue(
             Err(error) => queue_problem(&error),
         },
     }
+}
+
+/// The objects the sources relate to `items` (a user's add-ons), as snapshot-less items
+/// of the same provider, triggered "via" the object they relate to.
+async fn related_items(
+    state: &AppState,
+    items: &[outsync_queue::EnqueueItem],
+) -> Result<Vec<outsync_queue::EnqueueItem>, outsync_core::SyncError> {
+    let Some(sources) = &state.sources else {
+        return Ok(Vec::new());
+    };
+    let mut related = Vec::new();
+    for item in items {
+        for object in sources.related(&item.provider, &item.object).await? {
+            related.push(outsync_queue::EnqueueItem {
+                provider: item.provider.clone(),
+                object,
+                triggered_by: format!("{} via {}", item.triggered_by, item.object),
+                options: outsync_queue::EnqueueOptions::default(),
+            });
+        }
+    }
+    Ok(related)
 }
 
 /// Enqueues a batch in one transaction: all of it or, on a database error, none.

@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) providers: Vec<Arc<outsync_core::ConfiguredProvider>>,
     /// The source schema.
     pub(crate) schema: Arc<outsync_core::schema::SourceSchema>,
+    /// The configured object sources: an enqueue also enqueues their `related` objects.
+    pub(crate) sources: Option<Arc<outsync_sources::Sources>>,
 }
 
 impl AppState {

@@ -14,8 +14,9 @@ pub(crate) struct ConfigArgs {
 
 #[derive(Subcommand)]
 enum ConfigAction {
-    /// Check the file, the environment overrides, every provider's settings and mappings;
-    /// print every problem. Opens no database and starts nothing.
+    /// Check the file, the environment overrides, every provider's settings and mappings,
+    /// and the object sources (each SQL query runs against its database with `EXPLAIN`);
+    /// print every problem. Opens no queue database and starts nothing.
     Check,
 }
 
@@ -45,6 +46,16 @@ pub(crate) async fn config(args: &ConfigArgs) -> Result<(), Exit> {
     }
     if providers.is_empty() {
         println!("  no providers are configured: workers would have nothing to run");
+    }
+    if let Some(sources) = config.open_sources().await? {
+        sources
+            .check()
+            .await
+            .map_err(|error| Exit::bad_input(error.messages().join("\n")))?;
+        println!(
+            "  object sources: {} (every query runs)",
+            sources.describe()
+        );
     }
     Ok(())
 }

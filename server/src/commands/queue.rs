@@ -37,6 +37,8 @@ pub(crate) struct WorkerParts {
     pub(crate) worker: Worker,
     pub(crate) queue: Queue,
     pub(crate) db: DatabaseConnection,
+    /// The configured object sources, if any (the worker loads through them).
+    pub(crate) sources: Option<Arc<outsync_sources::Sources>>,
 }
 
 /// A worker for every configured provider (there must be at least one).
@@ -62,13 +64,22 @@ pub(crate) async fn worker_with(
     providers: Vec<Arc<ConfiguredProvider>>,
 ) -> Result<WorkerParts, Exit> {
     let (queue, db) = config.open_queue(access, Some(&providers)).await?;
-    let worker = Worker::new(
+    let mut worker = Worker::new(
         db.clone(),
         queue.clone(),
         providers,
         options.worker_config(config),
     );
-    Ok(WorkerParts { worker, queue, db })
+    let sources = config.open_sources().await?;
+    if let Some(sources) = &sources {
+        worker = worker.with_source(sources.clone());
+    }
+    Ok(WorkerParts {
+        worker,
+        queue,
+        db,
+        sources,
+    })
 }
 
 /// `outsync worker`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.

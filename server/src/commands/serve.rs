@@ -54,7 +54,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         providers.clone(),
     )
     .await?;
-    let (worker, queue, db) = (parts.worker, parts.queue, parts.db);
+    let (worker, queue, db, sources) = (parts.worker, parts.queue, parts.db, parts.sources);
     let worker = Arc::new(worker);
     let state = Arc::new(AppState {
         db: db.clone(),
@@ -65,6 +65,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         sessions: crate::dashboard::Sessions::default(),
         providers,
         schema: config.schema.clone(),
+        sources,
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -107,6 +107,12 @@ pub(crate) enum ConfigError {
         "set OUTSYNC_API_TOKEN (or OUTSYNC_API_TOKEN_FILE) to a secret of at least 16 characters: every API call and the dashboard login need it"
     )]
     WeakToken,
+    /// The `"sources"` section is wrong, or a SQL source cannot connect.
+    #[error("{problem}")]
+    Sources {
+        /// What is wrong, naming the key.
+        problem: String,
+    },
     /// The SQLite queue file is missing and was not to be created.
     #[error(
         "the SQLite file {path} does not exist: create it with `outsync migrate` (or pass --create)"

@@ -15,6 +15,7 @@ pub(crate) use settings::WorkerSettings;
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{ConfiguredProvider, ProviderConfig, Registry};
 use outsync_queue::{DatabaseSettings, Queue};
+use outsync_sources::Sources;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "providers",
     "scheduler_interval_seconds",
     "worker",
+    "sources",
 ];
 
 /// The default queue database: an SQLite file in the working directory.
@@ -46,6 +48,8 @@ pub(crate) struct Config {
     pub(crate) scheduler_interval: u64,
     /// The worker's settings from the file and the environment.
     pub(crate) worker: WorkerSettings,
+    /// The `"sources"` section: where objects come from when a job carries none.
+    pub(crate) sources: Option<Value>,
 }
 
 /// How a command uses the queue database.
@@ -113,6 +117,7 @@ impl Config {
             })
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         let scheduler_interval = settings::env("OUTSYNC_SCHEDULER_INTERVAL")
+            .or_else(|| settings::env("INTERVAL_SCHEDULER_SECONDS"))
             .or_else(|| settings::key(&document, "", "scheduler_interval_seconds"))
             .map_or(Some(5), |source| {
                 source
@@ -152,9 +157,23 @@ impl Config {
                 providers,
                 scheduler_interval,
                 worker,
+                sources: document.get("sources").cloned(),
             }),
             _ => Err(ConfigError::Invalid { file, problems }),
         }
+    }
+
+    /// Reads the `"sources"` section and connects its SQL sources; `None` without one.
+    pub(crate) async fn open_sources(&self) -> Result<Option<Arc<Sources>>, ConfigError> {
+        let Some(section) = &self.sources else {
+            return Ok(None);
+        };
+        let sources = Sources::open(section, self.schema.clone())
+            .await
+            .map_err(|error| ConfigError::Sources {
+                problem: error.messages().join("\n"),
+            })?;
+        Ok(Some(Arc::new(sources)))
     }
 
     /// Builds every configured provider; all problems are collected.

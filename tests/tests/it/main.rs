@@ -19,4 +19,5 @@ mod safe_queue;
 mod scenarios;
 mod schema;
 mod soak;
+mod sources;
 mod sync_flow;

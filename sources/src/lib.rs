@@ -1,0 +1,225 @@
+//! # outsync-sources
+//!
+//! Where the worker gets an object when a job carries no snapshot (or when the source is
+//! preferred): the application's HTTP API or its SQL database, configured in JSON, per
+//! object type and provider:
+//!
+//! ```json
+//! "sources": {
+//!   "*": {"kind": "snapshot"},
+//!   "UserProfile": {"kind": "http", "base_url": "http://app/api", "url": "{base_url}/users/{id}/",
+//!                   "pointer": "/data", "token_env": "APP_TOKEN",
+//!                   "related": {"Addon": {"url": "{base_url}/users/{id}/addons/", "pointer": "/ids"}}},
+//!   "Order": {"kind": "sql", "database_url_env": "APP_DATABASE_URL",
+//!             "query": "SELECT * FROM orders WHERE code = $1",
+//!             "children": {"OrderPosition": "SELECT * FROM positions WHERE order_code = $1"}},
+//!   "basket/Addon": {"kind": "http", "url": "http://app/api/addons/{id}/"}
+//! }
+//! ```
+//!
+//! The most specific key wins: `provider/Type`, `provider/*`, `Type`, `*`. [`Sources`]
+//! implements [`ObjectSource`]; `related` names objects to enqueue along with one (a user's
+//! add-ons, whose payload embeds the user).
+
+mod auth;
+mod http;
+pub mod spec;
+mod sql;
+
+use http::HttpSource;
+use outsync_core::schema::SourceSchema;
+use outsync_core::{ObjectRef, ObjectSource, SyncError, async_trait};
+use serde_json::Value;
+use spec::{RelatedLookup, RelatedSpec, SourceKind, read_sources};
+use sql::SqlSource;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A source ready to load.
+#[derive(Debug, Clone)]
+enum Loader {
+    Snapshot,
+    Http(Arc<HttpSource>),
+    Sql(Arc<SqlSource>),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    loader: Loader,
+    prefer_source: bool,
+    related: Vec<RelatedSpec>,
+}
+
+/// The configured object sources, by provider and object type.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    entries: HashMap<String, Entry>,
+    schema: Arc<SourceSchema>,
+}
+
+impl Sources {
+    /// Reads the `"sources"` section and connects the SQL sources (one read-only pool per
+    /// database URL). Problems name the key.
+    pub async fn open(section: &Value, schema: Arc<SourceSchema>) -> Result<Self, SyncError> {
+        let mut databases: HashMap<String, sea_orm::DatabaseConnection> = HashMap::new();
+        let mut entries = HashMap::new();
+        for (key, entry) in read_sources(section)? {
+            let object_type = key.rsplit('/').next().unwrap_or_default().to_owned();
+            if object_type != "*" && schema.model(&object_type).is_none() {
+                return Err(SyncError::config(format!(
+                    "sources.\"{key}\": the schema has no model \"{object_type}\""
+                )));
+            }
+            let loader = match &entry.kind {
+                SourceKind::Snapshot => Loader::Snapshot,
+                SourceKind::Http(spec) => Loader::Http(Arc::new(HttpSource::new(spec.clone())?)),
+                SourceKind::Sql(spec) => {
+                    if object_type == "*" {
+                        return Err(SyncError::config(format!(
+                            "sources.\"{key}\": a sql source names its object type (its query reads one table)"
+                        )));
+                    }
+                    let url = spec.database_url.expose();
+                    let db = match databases.get(url) {
+                        Some(db) => db.clone(),
+                        None => {
+                            let db = sql::connect(url)
+                                .await
+                                .map_err(|error| error.in_context(&format!("sources.\"{key}\"")))?;
+                            databases.insert(url.to_owned(), db.clone());
+                            db
+                        }
+                    };
+                    Loader::Sql(Arc::new(SqlSource::new(spec, db, &schema, &object_type)?))
+                }
+            };
+            entries.insert(
+                key.clone(),
+                Entry {
+                    key,
+                    loader,
+                    prefer_source: entry.prefer_source,
+                    related: entry.related,
+                },
+            );
+        }
+        Ok(Self { entries, schema })
+    }
+
+    /// The configured keys and kinds (`UserProfile: http, Order: sql`), sorted.
+    pub fn describe(&self) -> String {
+        let mut keys: Vec<String> = self
+            .entries
+            .values()
+            .map(|entry| {
+                let kind = match entry.loader {
+                    Loader::Snapshot => "snapshot",
+                    Loader::Http(_) => "http",
+                    Loader::Sql(_) => "sql",
+                };
+                format!("{}: {kind}", entry.key)
+            })
+            .collect();
+        keys.sort();
+        keys.join(", ")
+    }
+
+    /// No source is configured (every job must carry its object).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry for `provider`'s objects of `object_type`: the most specific key wins.
+    fn entry(&self, provider: &str, object_type: &str) -> Option<&Entry> {
+        [
+            format!("{provider}/{object_type}"),
+            format!("{provider}/*"),
+            object_type.to_owned(),
+            "*".to_owned(),
+        ]
+        .iter()
+        .find_map(|key| self.entries.get(key))
+    }
+
+    /// Runs every SQL query against its database (`EXPLAIN`), naming the first that fails.
+    pub async fn check(&self) -> Result<(), SyncError> {
+        let mut keys: Vec<&String> = self.entries.keys().collect();
+        keys.sort();
+        for key in keys {
+            if let Loader::Sql(source) = &self.entries[key].loader {
+                let object_type = key.rsplit('/').next().unwrap_or_default();
+                source.check(object_type).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The objects to enqueue along with `object` for `provider` (`related` of its
+    /// source), e.g. the add-ons a changed user authors.
+    pub async fn related(
+        &self,
+        provider: &str,
+        object: &ObjectRef,
+    ) -> Result<Vec<ObjectRef>, SyncError> {
+        let Some(entry) = self.entry(provider, &object.object_type) else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for related in &entry.related {
+            let ids = match (&entry.loader, &related.lookup) {
+                (Loader::Http(source), RelatedLookup::Http { url, pointer }) => {
+                    source.related_ids(url, pointer, object).await?
+                }
+                (Loader::Sql(source), RelatedLookup::Sql { query }) => {
+                    source.related_ids(query, object).await?
+                }
+                _ => Vec::new(),
+            };
+            found.extend(
+                ids.into_iter()
+                    .map(|id| ObjectRef::new(related.object_type.clone(), id)),
+            );
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl ObjectSource for Sources {
+    async fn load(&self, object: &ObjectRef) -> Result<Option<Value>, SyncError> {
+        self.load_for("", object).await
+    }
+
+    async fn load_for(
+        &self,
+        provider: &str,
+        object: &ObjectRef,
+    ) -> Result<Option<Value>, SyncError> {
+        let Some(entry) = self.entry(provider, &object.object_type) else {
+            return Err(SyncError::config(format!(
+                "the job has no snapshot and no source is configured for {} (add sources.\"{}\" or sources.\"*\")",
+                object.object_type, object.object_type
+            )));
+        };
+        match &entry.loader {
+            Loader::Snapshot => Err(SyncError::config(format!(
+                "the job has no snapshot and sources.\"{}\" is \"snapshot\": the application must send the object, or configure an http or sql source",
+                entry.key
+            ))),
+            Loader::Http(source) => {
+                let id_path = self
+                    .schema
+                    .model(&object.object_type)
+                    .and_then(|model| model.id_path.as_ref());
+                source.load(object, id_path).await
+            }
+            Loader::Sql(source) => source.load(object).await,
+        }
+    }
+
+    fn preferred_over_snapshot(&self, provider: &str, object_type: &str) -> bool {
+        self.entry(provider, object_type)
+            .is_some_and(|entry| entry.prefer_source)
+    }
+}
