@@ -8,6 +8,7 @@ mod dashboard;
 mod safe_operation;
 mod scale;
 mod secrets_and_limits;
+mod sources;
 
 use std::process::{Command, Output};
 

@@ -1,0 +1,208 @@
+//! The service loads objects itself: `outsync serve` (and `outsync worker` processes) with
+//! HTTP and SQL sources, Basket end to end.
+
+use super::{OUTSYNC, TOKEN, fresh_postgres_url, temp_dir};
+use outsync_basket::fake::FakeBasket;
+use outsync_tests::fake_app::FakeApp;
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BASKET_KEY: &str = "basket-key-e2e-7c1d";
+
+fn user(id: u64, name: &str) -> Value {
+    json!({"id": id, "deleted": false, "display_name": name, "email": format!("u{id}@example.org"),
+           "homepage": "", "last_login": "2026-11-01T10:00:00Z", "location": "Berlin", "biography": "not sent"})
+}
+
+fn addon(id: u64) -> Value {
+    json!({"id": id, "guid": format!("addon-{id}@example.org"), "name": format!("Add-on {id}"),
+           "default_locale": "en-US", "slug": format!("addon-{id}"), "type": "extension", "status": "public",
+           "is_disabled": false, "is_recommended": false, "last_updated": "2026-11-01T10:00:00Z",
+           "average_daily_users": 3, "categories": {"firefox": ["tabs"]},
+           "current_version": {"id": id * 10, "compatibility": {}, "is_strict_compatibility_enabled": false, "version": "1.0"},
+           "latest_unlisted_version": null,
+           "ratings": {"average": 4.5, "bayesian_average": 4.4, "count": 2, "text_count": 1}})
+}
+
+/// Processes killed when the test ends.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(args: &[&str], log: &std::path::Path) -> Child {
+    Command::new(OUTSYNC)
+        .args(args)
+        .env("OUTSYNC_API_TOKEN", TOKEN)
+        .env("OUTSYNC_LOG", "info")
+        // The application's password reaches the processes through the environment, as
+        // an operator would set it, never through the configuration file.
+        .env("APP_PASSWORD_E2E", "app-secret-83ac1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
+/// Writes a configuration for `database` with Basket at `basket` and `sources`, migrates
+/// it, and starts `outsync serve` and `workers` worker processes; returns the API's base.
+fn start_service(
+    label: &str,
+    database: &str,
+    basket: &str,
+    sources: &Value,
+    workers: usize,
+) -> (String, Processes, std::path::PathBuf) {
+    let dir = temp_dir(label);
+    let config = dir.join("outsync.json");
+    let document = json!({"database_url": database, "schema": "basket", "scheduler_interval_seconds": 1,
+        "providers": {"basket": {"base_url": basket, "api_key": BASKET_KEY, "timeout_seconds": 5}},
+        "sources": sources});
+    std::fs::write(&config, document.to_string()).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let migrated = Command::new(OUTSYNC)
+        .args(["migrate", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let checked = Command::new(OUTSYNC)
+        .args(["config", "--config", &config, "check"])
+        .env("APP_PASSWORD_E2E", "app-secret-83ac1")
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{checked:?}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut processes = vec![spawn(
+        &["serve", "--config", &config, "--listen", &listen],
+        &dir.join("serve.log"),
+    )];
+    for number in 0..workers {
+        processes.push(spawn(
+            &["worker", "--config", &config],
+            &dir.join(format!("worker-{number}.log")),
+        ));
+    }
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (format!("http://{listen}"), Processes(processes), dir)
+}
+
+/// Waits until Basket received `count` payloads at `path`, or fails after 20 s.
+async fn received(basket: &FakeBasket, path: &str, count: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let bodies: Vec<Value> = basket.received_at(path).into_iter().map(|r| r.body).collect();
+        if bodies.len() >= count {
+            return bodies;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "Basket received {} of {count} payloads at {path}: {bodies:?}",
+            bodies.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn changed(api: &str, object_type: &str, id: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{api}/api/enqueue"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"provider": "basket", "object_type": object_type, "object_id": id,
+                      "triggered_by": "user_changed"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basket_under_the_service_with_an_http_source_and_two_workers_on_postgres() {
+    let app = FakeApp::start().await;
+    app.require_login("sync-bot", "app-secret-83ac1");
+    app.set_user("1", user(1, "Ada"));
+    app.set_addon("30", addon(30), &["1"]);
+    app.set_addon("31", addon(31), &["1"]);
+    let basket = FakeBasket::start(BASKET_KEY).await.unwrap();
+    let sources = json!({
+        "UserProfile": {"kind": "http", "base_url": app.base_url, "url": "{base_url}/users/{id}/",
+                        "pointer": "/data", "user": "sync-bot", "password_env": "APP_PASSWORD_E2E",
+                        "token_url": "{base_url}/token/",
+                        "related": {"Addon": {"url": "{base_url}/users/{id}/addons/", "pointer": "/ids"}}},
+        "Addon": {"kind": "http", "base_url": app.base_url, "url": "{base_url}/addons/{id}/",
+                  "pointer": "/data", "user": "sync-bot", "password_env": "APP_PASSWORD_E2E",
+                  "token_url": "{base_url}/token/"}});
+    let database = fresh_postgres_url().await;
+    let (api, _processes, dir) = start_service("e2e-http", &database, &basket.base_url, &sources, 2);
+
+    // "User 1 changed": she renamed herself.
+    app.set_user("1", user(1, "Ada Lovelace"));
+    let answer = changed(&api, "UserProfile", "1").await;
+    assert_eq!(answer["related"], 2, "the user and her two add-ons: {answer}");
+    let users = received(&basket, "/amo-sync/userprofile/", 1).await;
+    assert_eq!(
+        users[0],
+        json!({"id": 1, "deleted": false, "display_name": "Ada Lovelace", "email": "u1@example.org",
+               "homepage": "", "last_login": "2026-11-01T10:00:00Z", "location": "Berlin"}),
+        "exactly the documented user payload"
+    );
+    let addons = received(&basket, "/amo-sync/addon/", 2).await;
+    for payload in &addons {
+        assert_eq!(payload["authors"][0]["display_name"], "Ada Lovelace", "{payload}");
+        assert!(payload.get("weekly_downloads").is_none());
+    }
+    let mut ids: Vec<u64> = addons.iter().map(|p| p["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [30, 31]);
+    // No secret of the source in any log.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains("app-secret-83ac1") && !text.contains("issued-token-"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basket_under_the_service_with_a_sql_source_over_sqlite() {
+    let dir = temp_dir("e2e-sql");
+    let app_file = dir.join("app.db");
+    let setup = outsync_queue::sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", app_file.display()))
+        .await
+        .unwrap();
+    use outsync_queue::sea_orm::ConnectionTrait;
+    for statement in [
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, display_name TEXT, email TEXT, deleted INTEGER, homepage TEXT, last_login TEXT, location TEXT)",
+        "INSERT INTO users VALUES (7, 'Grace', 'g@example.org', 0, '', '2026-11-01T10:00:00Z', 'Arlington')",
+    ] {
+        setup.execute_unprepared(statement).await.unwrap();
+    }
+    let basket = FakeBasket::start(BASKET_KEY).await.unwrap();
+    let sources = json!({"UserProfile": {"kind": "sql", "database_url": format!("sqlite://{}", app_file.display()),
+        "query": "SELECT id, display_name, email, deleted = 1 AS deleted, homepage, last_login, location FROM users WHERE id = $1"}});
+    let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
+    let (api, _processes, _) = start_service("e2e-sql-svc", &database, &basket.base_url, &sources, 0);
+    setup
+        .execute_unprepared("UPDATE users SET display_name = 'Grace Hopper' WHERE id = 7")
+        .await
+        .unwrap();
+    changed(&api, "UserProfile", "7").await;
+    let users = received(&basket, "/amo-sync/userprofile/", 1).await;
+    assert_eq!(users[0]["display_name"], "Grace Hopper", "{}", users[0]);
+    assert_eq!(users[0]["deleted"], false, "{}", users[0]);
+}
