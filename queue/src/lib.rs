@@ -34,6 +34,7 @@ mod migration;
 mod operator;
 mod outcome;
 mod retry;
+mod rounds;
 pub(crate) mod sql;
 pub(crate) mod store;
 pub(crate) mod unknown;
@@ -51,6 +52,7 @@ pub use migration::Migrator;
 pub use operator::{JobFilter, ObjectState, QueueStats};
 pub use outcome::RunOutcome;
 pub use retry::{LeaseExpiry, RetryPolicy};
+pub use rounds::{ROUNDS_KEPT, Round};
 pub use views::{Run, RunDurations, StoredResult};
 pub use worker::{ProviderLimits, UnknownProviders, WorkSummary, Worker, WorkerConfig};
 

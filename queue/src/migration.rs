@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddForceSend),
             Box::new(AddSnoozedSince),
             Box::new(AddPayloadDigest),
+            Box::new(CreateSyncRounds),
         ]
     }
 
@@ -248,6 +249,35 @@ impl MigrationTrait for AddPayloadDigest {
                 Table::alter()
                     .table("sync_result")
                     .add_column(text_null("payload_digest"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Creates `sync_round`: what each sync round (`syncall`, `syncast`, the scheduler) did,
+/// for `GET /api/synlast`.
+struct CreateSyncRounds;
+
+impl MigrationName for CreateSyncRounds {
+    fn name(&self) -> &str {
+        "m20261128_000005_create_sync_rounds"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSyncRounds {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("sync_round")
+                    .if_not_exists()
+                    .col(big_pk_auto("id"))
+                    .col(big_integer("at"))
+                    .col(string("origin"))
+                    .col(integer("ok"))
+                    .col(text("data"))
                     .to_owned(),
             )
             .await

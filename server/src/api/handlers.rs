@@ -99,14 +99,14 @@ pub(crate) async fn enqueue(
             let asked = items.len();
             items.extend(related);
             match enqueue_whole_batch(&state, &items).await {
-                Ok(summary) => (
-                    StatusCode::ACCEPTED,
-                    Json(
-                        json!({"created": summary.created, "coalesced": summary.coalesced,
-                                "related": items.len() - asked}),
-                    ),
-                )
-                    .into_response(),
+                Ok(summary) => {
+                    let mut answer =
+                        json!({"created": summary.created, "coalesced": summary.coalesced});
+                    if items.len() > asked {
+                        answer["related"] = json!(items.len() - asked);
+                    }
+                    (StatusCode::ACCEPTED, Json(answer)).into_response()
+                }
                 Err(error) => queue_problem(&error),
             }
         }
@@ -302,17 +302,27 @@ fn envelope(ok: bool, data: Value) -> Value {
     json!({"response": if ok { "ok" } else { "error" }, "data": data, "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)})
 }
 
-async fn drain(state: &AppState) -> Value {
+/// Soukosync's error data: `{"__exception__": true, "id": null, "reason": …}`.
+fn exception(reason: impl std::fmt::Display) -> Value {
+    json!({"__exception__": true, "id": null, "reason": reason.to_string()})
+}
+
+/// Runs every due job now and records the round; answers the envelope and whether a
+/// database problem stopped it.
+async fn drain(state: &AppState) -> (Value, bool) {
     let result = state.worker.drain().await;
-    let summary = match &result {
-        Ok(summary) => envelope(true, json!(format!("{} synced", summary.processed()))),
-        Err(error) => envelope(
-            false,
-            json!({"__exception__": true, "reason": error.to_string()}),
-        ),
+    let (ok, data) = match &result {
+        Ok(summary) => (true, json!(format!("{} synced", summary.processed()))),
+        Err(error) => (false, exception(error)),
     };
-    state.remember(summary.clone());
-    summary
+    if let Err(error) = state.queue.record_round(&state.db, "api", ok, &data).await {
+        tracing::warn!(%error, "cannot record the sync round");
+    }
+    let database = matches!(
+        &result,
+        Err(QueueError::Database { .. } | QueueError::Connect { .. })
+    );
+    (envelope(ok, data), database)
 }
 
 /// `POST /api/sync[?background=true]`: run due jobs now.
@@ -324,14 +334,16 @@ pub(crate) async fn sync_now(
         tokio::spawn(async move { drain(&state).await });
         return (StatusCode::ACCEPTED, Json(json!({"started": true}))).into_response();
     }
-    Json(drain(&state).await).into_response()
+    Json(drain(&state).await.0).into_response()
 }
 
-/// `PATCH /api/syncall`: synchronous, Soukosync's envelope.
+/// `PATCH /api/syncall`: synchronous, Soukosync's envelope (503 when the database failed).
 pub(crate) async fn syncall(State(state): Shared) -> Response {
-    let summary = drain(&state).await;
+    let (summary, database) = drain(&state).await;
     let status = if summary["response"] == "ok" {
         StatusCode::OK
+    } else if database {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
@@ -344,22 +356,31 @@ pub(crate) async fn syncast(State(state): Shared) -> Response {
     Json(envelope(true, json!("sync started"))).into_response()
 }
 
-/// `GET /api/synlast[?count=N]`: the latest sync summaries, oldest first.
+/// `GET /api/synlast[?count=N]`: the latest sync rounds (the API's and the scheduler's,
+/// from every process on the queue), oldest first; 100 unless `count` says otherwise.
 pub(crate) async fn synlast(
     State(state): Shared,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let summaries = state
-        .summaries
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
     let count = query
         .get("count")
         .and_then(|c| c.parse().ok())
-        .unwrap_or(summaries.len());
-    let skip = summaries.len().saturating_sub(count);
-    Json(json!({"data": summaries.into_iter().skip(skip).collect::<Vec<_>>()})).into_response()
+        .unwrap_or(100u64)
+        .min(u64::try_from(outsync_queue::ROUNDS_KEPT).unwrap_or(1000));
+    match state.queue.recent_rounds(&state.db, count).await {
+        Ok(rounds) => Json(json!({"data": rounds.iter().map(|round| json!({
+            "response": if round.ok { "ok" } else { "error" },
+            "data": round.data,
+            "date": to_datetime(round.at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "origin": round.origin,
+        })).collect::<Vec<_>>()}))
+        .into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(envelope(false, exception(error))),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /healthz`: the database answers.

@@ -12,9 +12,7 @@ use axum::routing::{get, patch, post};
 use outsync_queue::Queue;
 use outsync_queue::Worker;
 use outsync_queue::sea_orm::DatabaseConnection;
-use serde_json::Value;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub(crate) use auth::ApiToken;
 
@@ -27,8 +25,6 @@ pub(crate) struct AppState {
     pub(crate) queue: Queue,
     pub(crate) worker: Arc<Worker>,
     pub(crate) token: ApiToken,
-    /// The latest sync summaries, newest last (`/api/synlast`).
-    pub(crate) summaries: Mutex<VecDeque<Value>>,
     /// Dashboard sessions.
     pub(crate) sessions: crate::dashboard::Sessions,
     /// The configured providers.
@@ -37,19 +33,6 @@ pub(crate) struct AppState {
     pub(crate) schema: Arc<outsync_core::schema::SourceSchema>,
     /// The configured object sources: an enqueue also enqueues their `related` objects.
     pub(crate) sources: Option<Arc<outsync_sources::Sources>>,
-}
-
-impl AppState {
-    pub(crate) fn remember(&self, summary: Value) {
-        let mut summaries = self
-            .summaries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        summaries.push_back(summary);
-        while summaries.len() > 100 {
-            summaries.pop_front();
-        }
-    }
 }
 
 /// The router.

@@ -26,12 +26,12 @@ use std::path::PathBuf;
 /// The `--config` option shared by most commands, and `--create`.
 #[derive(Args)]
 pub(crate) struct ConfigArg {
-    /// The configuration file.
-    #[arg(short, long, env = "OUTSYNC_CONFIG", default_value_os_t = crate::default_config())]
+    /// The configuration file (before or after the subcommand).
+    #[arg(short, long, global = true, env = "OUTSYNC_CONFIG", default_value_os_t = crate::default_config())]
     pub(crate) config: PathBuf,
     /// Create the SQLite queue database if the file does not exist (otherwise only
     /// `outsync migrate` creates it).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) create: bool,
 }
 

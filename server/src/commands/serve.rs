@@ -5,7 +5,7 @@ use super::{Exit, queue_error};
 use crate::api::{self, ApiToken, AppState};
 use crate::config::ConfigError;
 use clap::Args;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `outsync serve`.
@@ -40,6 +40,37 @@ fn api_token() -> Result<String, ConfigError> {
     Ok(token)
 }
 
+/// Records what the workers did since `since` (ms) as a scheduler round, if anything;
+/// returns when this round began, the next one's `since`.
+async fn scheduler_round(
+    queue: &outsync_queue::Queue,
+    db: &outsync_queue::sea_orm::DatabaseConnection,
+    since: i64,
+) -> i64 {
+    let now = outsync_queue::Clock::now_ms(&outsync_queue::SystemClock);
+    let (ok, data) = match queue.runs_since(db, since).await {
+        Ok(outcomes) if outcomes.is_empty() => return now,
+        Ok(outcomes) => {
+            let parts: Vec<String> = outcomes
+                .iter()
+                .map(|(outcome, runs)| match outcome.as_str() {
+                    "success" => format!("{runs} synced"),
+                    other => format!("{runs} {other}"),
+                })
+                .collect();
+            (true, serde_json::json!(parts.join(", ")))
+        }
+        Err(error) => (
+            false,
+            serde_json::json!({"__exception__": true, "id": null, "reason": error.to_string()}),
+        ),
+    };
+    if let Err(error) = queue.record_round(db, "scheduler", ok, &data).await {
+        tracing::warn!(%error, "cannot record the scheduler's round");
+    }
+    now
+}
+
 pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
     let stop_signal = super::shutdown_signal();
     let token = api_token()?;
@@ -61,7 +92,6 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         queue: queue.clone(),
         worker: worker.clone(),
         token: ApiToken::new(token),
-        summaries: Mutex::default(),
         sessions: crate::dashboard::Sessions::default(),
         providers,
         schema: config.schema.clone(),
@@ -90,14 +120,17 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         let (queue, db) = (queue.clone(), db.clone());
         let mut done = stopped.clone();
         async move {
+            let mut since = outsync_queue::Clock::now_ms(&outsync_queue::SystemClock);
             loop {
                 tokio::select! {
                     _ = done.wait_for(|stop| *stop) => break,
                     () = tokio::time::sleep(Duration::from_secs(interval)) => {}
                 }
                 // The worker drains due jobs and reaps leases as it goes; the scheduler
-                // wakes it and prunes old run records.
+                // wakes it, records what the workers did since its last round, and prunes
+                // old run records.
                 queue.wake();
+                since = scheduler_round(&queue, &db, since).await;
                 if let Err(error) = queue.prune_runs(&db, retention).await {
                     tracing::warn!(%error, "pruning runs failed");
                 }

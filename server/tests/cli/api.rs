@@ -307,3 +307,53 @@ async fn every_job_and_sync_endpoint_answers() {
         );
     }
 }
+
+#[tokio::test]
+async fn synlast_shows_the_schedulers_and_the_apis_rounds_and_survives_a_restart() {
+    let served = serve("synlast");
+    let api = Api::of(&served);
+    let answer = api
+        .request(reqwest::Method::POST, "/api/enqueue")
+        .json(&serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
+                                  "snapshot": {"id": 5, "email": "u5@example.org"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    // The worker tries (Basket is unreachable: the job snoozes); the next scheduler round
+    // records it.
+    let started = std::time::Instant::now();
+    let scheduled = loop {
+        let last = api.get("/api/synlast").await;
+        let rounds = last["data"].as_array().unwrap().clone();
+        if let Some(round) = rounds.iter().find(|r| r["origin"] == "scheduler") {
+            break round.clone();
+        }
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "no scheduler round: {last}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(scheduled["response"], "ok", "{scheduled}");
+    assert_eq!(scheduled["data"], "1 snoozed", "{scheduled}");
+    let synced = api.patch("/api/syncall").await;
+    assert_eq!(synced["response"], "ok", "{synced}");
+    drop(served);
+
+    let again = serve("synlast");
+    let rounds = Api::of(&again).get("/api/synlast").await;
+    let origins: Vec<&str> = rounds["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["origin"].as_str().unwrap())
+        .collect();
+    assert!(
+        origins.contains(&"scheduler") && origins.ends_with(&["api"]),
+        "{rounds}"
+    );
+    let one = Api::of(&again).get("/api/synlast?count=1").await;
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    assert_eq!(one["data"][0]["data"], synced["data"], "{one}");
+}

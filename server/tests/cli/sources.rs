@@ -96,7 +96,10 @@ fn start_service(
     }
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "serve did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (format!("http://{listen}"), Processes(processes), dir)
@@ -106,7 +109,11 @@ fn start_service(
 async fn received(basket: &FakeBasket, path: &str, count: usize) -> Vec<Value> {
     let started = Instant::now();
     loop {
-        let bodies: Vec<Value> = basket.received_at(path).into_iter().map(|r| r.body).collect();
+        let bodies: Vec<Value> = basket
+            .received_at(path)
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
         if bodies.len() >= count {
             return bodies;
         }
@@ -123,8 +130,10 @@ async fn changed(api: &str, object_type: &str, id: &str) -> Value {
     reqwest::Client::new()
         .post(format!("{api}/api/enqueue"))
         .bearer_auth(TOKEN)
-        .json(&json!({"provider": "basket", "object_type": object_type, "object_id": id,
-                      "triggered_by": "user_changed"}))
+        .json(
+            &json!({"provider": "basket", "object_type": object_type, "object_id": id,
+                      "triggered_by": "user_changed"}),
+        )
         .send()
         .await
         .unwrap()
@@ -150,12 +159,16 @@ async fn basket_under_the_service_with_an_http_source_and_two_workers_on_postgre
                   "pointer": "/data", "user": "sync-bot", "password_env": "APP_PASSWORD_E2E",
                   "token_url": "{base_url}/token/"}});
     let database = fresh_postgres_url().await;
-    let (api, _processes, dir) = start_service("e2e-http", &database, &basket.base_url, &sources, 2);
+    let (api, _processes, dir) =
+        start_service("e2e-http", &database, &basket.base_url, &sources, 2);
 
     // "User 1 changed": she renamed herself.
     app.set_user("1", user(1, "Ada Lovelace"));
     let answer = changed(&api, "UserProfile", "1").await;
-    assert_eq!(answer["related"], 2, "the user and her two add-ons: {answer}");
+    assert_eq!(
+        answer["related"], 2,
+        "the user and her two add-ons: {answer}"
+    );
     let users = received(&basket, "/amo-sync/userprofile/", 1).await;
     assert_eq!(
         users[0],
@@ -165,7 +178,10 @@ async fn basket_under_the_service_with_an_http_source_and_two_workers_on_postgre
     );
     let addons = received(&basket, "/amo-sync/addon/", 2).await;
     for payload in &addons {
-        assert_eq!(payload["authors"][0]["display_name"], "Ada Lovelace", "{payload}");
+        assert_eq!(
+            payload["authors"][0]["display_name"], "Ada Lovelace",
+            "{payload}"
+        );
         assert!(payload.get("weekly_downloads").is_none());
     }
     let mut ids: Vec<u64> = addons.iter().map(|p| p["id"].as_u64().unwrap()).collect();
@@ -182,9 +198,12 @@ async fn basket_under_the_service_with_an_http_source_and_two_workers_on_postgre
 async fn basket_under_the_service_with_a_sql_source_over_sqlite() {
     let dir = temp_dir("e2e-sql");
     let app_file = dir.join("app.db");
-    let setup = outsync_queue::sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", app_file.display()))
-        .await
-        .unwrap();
+    let setup = outsync_queue::sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=rwc",
+        app_file.display()
+    ))
+    .await
+    .unwrap();
     use outsync_queue::sea_orm::ConnectionTrait;
     for statement in [
         "CREATE TABLE users (id INTEGER PRIMARY KEY, display_name TEXT, email TEXT, deleted INTEGER, homepage TEXT, last_login TEXT, location TEXT)",
@@ -196,7 +215,8 @@ async fn basket_under_the_service_with_a_sql_source_over_sqlite() {
     let sources = json!({"UserProfile": {"kind": "sql", "database_url": format!("sqlite://{}", app_file.display()),
         "query": "SELECT id, display_name, email, deleted = 1 AS deleted, homepage, last_login, location FROM users WHERE id = $1"}});
     let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
-    let (api, _processes, _) = start_service("e2e-sql-svc", &database, &basket.base_url, &sources, 0);
+    let (api, _processes, _) =
+        start_service("e2e-sql-svc", &database, &basket.base_url, &sources, 0);
     setup
         .execute_unprepared("UPDATE users SET display_name = 'Grace Hopper' WHERE id = 7")
         .await
