@@ -166,3 +166,45 @@ fn enqueue_sync_status_jobs_and_preview() {
         "{printed}"
     );
 }
+
+#[test]
+fn the_config_option_may_come_before_or_after_the_subcommand() {
+    let dir = temp_dir("config-anywhere");
+    let config = dir.join("outsync.json");
+    let database = format!("sqlite://{}", dir.join("q.db").display());
+    std::fs::write(
+        &config,
+        serde_json::json!({"database_url": database, "schema": "basket",
+            "providers": {"basket": {"base_url": "http://127.0.0.1:9", "api_key": "k"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    assert!(run(&["migrate", "--config", config]).status.success());
+    for args in [
+        ["jobs", "--config", config, "list"],
+        ["jobs", "list", "--config", config],
+        ["config", "check", "--config", config],
+    ] {
+        let output = run(&args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+    }
+    let preview = run(&[
+        "mapping",
+        "preview",
+        "--provider",
+        "basket",
+        "--type",
+        "UserProfile",
+        "--object",
+        r#"{"id": 1, "email": "a@example.org"}"#,
+        "--config",
+        config,
+    ]);
+    assert!(preview.status.success(), "{}", text(&preview));
+    assert!(
+        text(&preview).contains("a@example.org"),
+        "{}",
+        text(&preview)
+    );
+}

@@ -194,29 +194,25 @@ async fn basket_under_the_service_with_an_http_source_and_two_workers_on_postgre
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn basket_under_the_service_with_a_sql_source_over_sqlite() {
-    let dir = temp_dir("e2e-sql");
-    let app_file = dir.join("app.db");
-    let setup = outsync_queue::sea_orm::Database::connect(format!(
-        "sqlite://{}?mode=rwc",
-        app_file.display()
-    ))
-    .await
-    .unwrap();
+/// A renamed user reaches Basket through a `sql` source: the application database at
+/// `setup_url` (created with `tables`) is read at `source_url` with `query`.
+async fn sql_scenario(label: &str, setup_url: &str, source_url: &str, tables: &str, query: &str) {
     use outsync_queue::sea_orm::ConnectionTrait;
+    let setup = outsync_queue::sea_orm::Database::connect(setup_url)
+        .await
+        .unwrap();
     for statement in [
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, display_name TEXT, email TEXT, deleted INTEGER, homepage TEXT, last_login TEXT, location TEXT)",
-        "INSERT INTO users VALUES (7, 'Grace', 'g@example.org', 0, '', '2026-11-01T10:00:00Z', 'Arlington')",
+        tables,
+        "INSERT INTO users VALUES (7, 'Grace', 'g@example.org', false, '', '2026-11-01T10:00:00Z', 'Arlington')",
     ] {
         setup.execute_unprepared(statement).await.unwrap();
     }
     let basket = FakeBasket::start(BASKET_KEY).await.unwrap();
-    let sources = json!({"UserProfile": {"kind": "sql", "database_url": format!("sqlite://{}", app_file.display()),
-        "query": "SELECT id, display_name, email, deleted = 1 AS deleted, homepage, last_login, location FROM users WHERE id = $1"}});
+    let sources =
+        json!({"UserProfile": {"kind": "sql", "database_url": source_url, "query": query}});
+    let dir = temp_dir(label);
     let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
-    let (api, _processes, _) =
-        start_service("e2e-sql-svc", &database, &basket.base_url, &sources, 0);
+    let (api, _processes, _) = start_service(label, &database, &basket.base_url, &sources, 0);
     setup
         .execute_unprepared("UPDATE users SET display_name = 'Grace Hopper' WHERE id = 7")
         .await
@@ -225,4 +221,217 @@ async fn basket_under_the_service_with_a_sql_source_over_sqlite() {
     let users = received(&basket, "/amo-sync/userprofile/", 1).await;
     assert_eq!(users[0]["display_name"], "Grace Hopper", "{}", users[0]);
     assert_eq!(users[0]["deleted"], false, "{}", users[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basket_under_the_service_with_a_sql_source_over_sqlite() {
+    let file = temp_dir("e2e-sql-app").join("app.db");
+    sql_scenario(
+        "e2e-sql-sqlite",
+        &format!("sqlite://{}?mode=rwc", file.display()),
+        &format!("sqlite://{}", file.display()),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, display_name TEXT, email TEXT, deleted BOOLEAN, homepage TEXT, last_login TEXT, location TEXT)",
+        "SELECT id, display_name, email, deleted = 1 AS deleted, homepage, last_login, location FROM users WHERE id = $1",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basket_under_the_service_with_a_sql_source_over_postgres() {
+    let url = fresh_postgres_url().await;
+    sql_scenario(
+        "e2e-sql-postgres",
+        &url,
+        &url,
+        "CREATE TABLE users (id BIGINT PRIMARY KEY, display_name TEXT, email TEXT, deleted BOOLEAN, homepage TEXT, last_login TEXT, location TEXT)",
+        "SELECT id, display_name, email, deleted, homepage, last_login, location FROM users WHERE id = $1::bigint",
+    )
+    .await;
+}
+
+const SOURCE_TOKEN: &str = "app-token-SECRET-71b2c";
+const DB_PASSWORD: &str = "db-pass-SECRET-93e4";
+
+/// An application API that answers 500 and echoes the `Authorization` header it got.
+async fn echoing_application() -> String {
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let sent = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error; you sent {sent}"),
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn assert_no_source_secret(place: &str, text: &str) {
+    for secret in [SOURCE_TOKEN, DB_PASSWORD] {
+        assert!(
+            !text.contains(secret),
+            "{place} shows a source secret: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_errors() {
+    let application = echoing_application().await;
+    let basket = FakeBasket::start(BASKET_KEY).await.unwrap();
+    // The SQL source's database refuses connections: its URL (with the password) is in the
+    // error's way.
+    let sources = json!({
+        "UserProfile": {"kind": "http", "base_url": application, "url": "{base_url}/users/{id}/",
+                        "token": SOURCE_TOKEN},
+        "Addon": {"kind": "sql", "database_url": format!("postgres://app:{DB_PASSWORD}@127.0.0.1:9/app"),
+                  "query": "SELECT * FROM addons WHERE id = $1"}});
+    let dir = temp_dir("source-secrets");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("q.db").display());
+    let config = dir.join("outsync.json");
+    std::fs::write(
+        &config,
+        json!({"database_url": database, "schema": "basket", "scheduler_interval_seconds": 1,
+               "providers": {"basket": {"base_url": basket.base_url, "api_key": BASKET_KEY}},
+               "sources": sources})
+        .to_string(),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    // The SQL source cannot connect: `config check` and `serve` refuse to start, saying so
+    // without the password.
+    let checked = Command::new(OUTSYNC)
+        .args(["config", "check", "--config", &config])
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(2), "{checked:?}");
+    let said = format!("{checked:?}");
+    assert!(said.contains("sources.\\\"Addon\\\""), "{said}");
+    assert_no_source_secret("config check", &said);
+
+    // Without the broken SQL source the service runs; the API echoes the token in a 500.
+    let mut document: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    document["sources"].as_object_mut().unwrap().remove("Addon");
+    std::fs::write(&config, document.to_string()).unwrap();
+    let migrated = Command::new(OUTSYNC)
+        .args(["migrate", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = dir.join("serve.log");
+    let served = Command::new(OUTSYNC)
+        .args(["serve", "--config", &config, "--listen", &listen])
+        .env("OUTSYNC_API_TOKEN", TOKEN)
+        .env("OUTSYNC_LOG", "debug")
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let _processes = Processes(vec![served]);
+    let api = format!("http://{listen}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    changed(&api, "UserProfile", "3").await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            http.get(path)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let object = loop {
+        let object = get(format!("{api}/api/objects/UserProfile/3")).await;
+        if object.contains("failed (HTTP 500)") {
+            break object;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no run recorded: {object}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_no_source_secret("the object's runs", &object);
+    // The run records keep the API's answer as the error's details: redacted, not dropped.
+    let queue_db = outsync_queue::sea_orm::Database::connect(&database)
+        .await
+        .unwrap();
+    use outsync_queue::sea_orm::ConnectionTrait;
+    let details: Vec<String> = queue_db
+        .query_all_raw(outsync_queue::sea_orm::Statement::from_string(
+            queue_db.get_database_backend(),
+            "SELECT error_detail FROM sync_run WHERE error_detail IS NOT NULL",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "error_detail").unwrap())
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("you sent Bearer ***")),
+        "{details:?}"
+    );
+    assert_no_source_secret("the run records", &details.join("\n"));
+    assert_no_source_secret("the jobs", &get(format!("{api}/api/jobs")).await);
+    assert_no_source_secret("synlast", &get(format!("{api}/api/synlast")).await);
+    let status = Command::new(OUTSYNC)
+        .args(["status", "--config", &config])
+        .output()
+        .unwrap();
+    assert_no_source_secret("outsync status", &format!("{status:?}"));
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = login
+        .post(format!("{api}/dashboard/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = answer.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    for path in [
+        "/dashboard",
+        "/dashboard/problems",
+        "/dashboard/objects/UserProfile/3",
+    ] {
+        let page = super::dashboard::page_text(&login, &format!("{api}{path}"), &cookie).await;
+        assert_no_source_secret(path, &page);
+    }
+    drop(_processes);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("failed (HTTP 500)"),
+        "the log tells of the failure: {logged}"
+    );
+    assert_no_source_secret("the service's log", &logged);
 }
