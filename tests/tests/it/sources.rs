@@ -360,3 +360,36 @@ async fn prefer_source_loads_even_when_the_job_carries_a_snapshot() {
         [("1".to_owned(), json!({"code": "1", "version": 9}))]
     );
 }
+
+backend_test! {
+    async fn each_answer_of_an_http_source_ends_the_job_as_it_should(t) {
+        let app = FakeApp::start().await;
+        let section = json!({"Order": {"kind": "http", "base_url": app.base_url, "timeout_seconds": 0.5,
+                                       "url": "{base_url}/users/{id}/", "pointer": "/data"}});
+        let sources = Arc::new(Sources::open(&section, Arc::new(record_schema())).await.unwrap());
+        let provider = Arc::new(ScriptedProvider::new("scripted"));
+        let queue = Queue::for_providers(&[provider.configured()]);
+        let worker = Worker::new(t.db.clone(), queue.clone(), vec![provider.configured()], test_config())
+            .with_source(sources);
+        let cases = [
+            (AppMode::Status(503), RunOutcome::Snoozed),
+            (AppMode::Status(429), RunOutcome::Snoozed),
+            (AppMode::Status(500), RunOutcome::Retry),
+            (AppMode::Slow(Duration::from_secs(2)), RunOutcome::Retry),
+            (AppMode::Status(401), RunOutcome::Failed(outsync_queue::FailureMode::Config)),
+            (AppMode::Status(400), RunOutcome::Failed(outsync_queue::FailureMode::Permanent)),
+            (AppMode::Status(404), RunOutcome::ObjectMissing),
+            (AppMode::Normal, RunOutcome::Success),
+        ];
+        for (index, (mode, expected)) in cases.into_iter().enumerate() {
+            let id = index.to_string();
+            app.set_user(&id, json!({"code": id, "version": index}));
+            app.set_mode(mode);
+            let order = ObjectRef::new("Order", id.clone());
+            queue.enqueue(&t.db, "scripted", &order, "app", EnqueueOptions::default()).await.unwrap();
+            let summary = worker.drain().await.unwrap();
+            assert_eq!(summary.count(expected), 1, "{mode:?}: {summary:?}");
+        }
+        assert_eq!(provider.calls().len(), 1, "only the good answer reached the provider");
+    }
+}
