@@ -52,16 +52,9 @@ fn spawn(args: &[&str], log: &std::path::Path) -> Child {
 }
 
 /// Writes a configuration for `database` with Basket at `basket` and `sources`, migrates
-/// it, and starts `outsync serve` and `workers` worker processes; returns the API's base.
-fn start_service(
-    label: &str,
-    database: &str,
-    basket: &str,
-    sources: &Value,
-    workers: usize,
-) -> (String, Processes, std::path::PathBuf) {
-    let dir = temp_dir(label);
-    let config = dir.join("outsync.json");
+/// the queue and checks the configuration; returns the file.
+fn configure(label: &str, database: &str, basket: &str, sources: &Value) -> String {
+    let config = temp_dir(label).join("outsync.json");
     let document = json!({"database_url": database, "schema": "basket", "scheduler_interval_seconds": 1,
         "providers": {"basket": {"base_url": basket, "api_key": BASKET_KEY, "timeout_seconds": 5}},
         "sources": sources});
@@ -78,6 +71,20 @@ fn start_service(
         .output()
         .unwrap();
     assert!(checked.status.success(), "{checked:?}");
+    config
+}
+
+/// Configures (see [`configure`]) and starts `outsync serve` and `workers` worker
+/// processes; returns the API's base, the processes and the folder of their logs.
+fn start_service(
+    label: &str,
+    database: &str,
+    basket: &str,
+    sources: &Value,
+    workers: usize,
+) -> (String, Processes, std::path::PathBuf) {
+    let config = configure(label, database, basket, sources);
+    let dir = temp_dir(label);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -434,4 +441,45 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
         "the log tells of the failure: {logged}"
     );
     assert_no_source_secret("the service's log", &logged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_less_enqueue_merged_into_a_pending_job_sends_the_newest_state() {
+    let app = FakeApp::start().await;
+    app.set_user("2", user(2, "Old name"));
+    let basket = FakeBasket::start(BASKET_KEY).await.unwrap();
+    let sources = json!({"UserProfile": {"kind": "http", "base_url": app.base_url,
+                                         "url": "{base_url}/users/{id}/", "pointer": "/data"}});
+    let label = "e2e-merged";
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        temp_dir(label).join("q.db").display()
+    );
+    let config = configure(label, &database, &basket.base_url, &sources);
+    let config = config.as_str();
+    let enqueue = |extra: &[&str]| {
+        let mut args = vec![
+            "enqueue",
+            "--config",
+            config,
+            "--provider",
+            "basket",
+            "--type",
+            "UserProfile",
+            "--id",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let output = Command::new(OUTSYNC).args(&args).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // The application sent a snapshot once, then only said "user 2 changed".
+    enqueue(&["--snapshot", &user(2, "Old name").to_string()]);
+    let merged = enqueue(&[]);
+    assert!(merged.contains("merged into the pending job"), "{merged}");
+    app.set_user("2", user(2, "Newest name"));
+    let (_, _processes, _) = start_service(label, &database, &basket.base_url, &sources, 0);
+    let users = received(&basket, "/amo-sync/userprofile/", 1).await;
+    assert_eq!(users[0]["display_name"], "Newest name", "{}", users[0]);
 }
