@@ -4,7 +4,9 @@
 //! that a provider without HTTP needs none of it: [`token`], API tokens (static, or
 //! credentials exchanged for a token that is renewed before it expires or on a 401), and
 //! [`status`], which turns HTTP answers and transport errors into the `SyncError` that tells
-//! the queue what to do next (with `Retry-After`).
+//! the queue what to do next (with `Retry-After`); [`login`], a user and password
+//! exchanged for a token at a JSON endpoint.
 
+pub mod login;
 pub mod status;
 pub mod token;

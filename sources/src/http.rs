@@ -8,10 +8,10 @@
 //! | 429 (with `Retry-After`), 5xx, timeout, no connection | retried (snoozed while unavailable) |
 //! | other 4xx, JSON without the object, a different id | `permanent` |
 
-use crate::auth::PasswordLogin;
 use crate::spec::{AuthSpec, HttpSpec};
 use outsync_core::schema::FieldPath;
 use outsync_core::{ObjectRef, SyncError};
+use outsync_http::login::PasswordLogin;
 use outsync_http::status::{transient_error, transport_error, truncated};
 use outsync_http::token::TokenSource;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};

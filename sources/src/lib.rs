@@ -21,7 +21,6 @@
 //! implements [`ObjectSource`]; `related` names objects to enqueue along with one (a user's
 //! add-ons, whose payload embeds the user).
 
-mod auth;
 mod http;
 pub mod spec;
 mod sql;

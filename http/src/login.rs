@@ -1,13 +1,14 @@
-//! Exchanging a user and password for a bearer token (Soukosync's credentials mode).
+//! Exchanging a user and password for a bearer token (Soukosync's credentials mode), for
+//! object sources and providers alike: wrap it in a [`TokenSource`](crate::token::TokenSource).
 
+use crate::token::{IssuedToken, TokenError, TokenFetcher};
 use outsync_core::Secret;
-use outsync_http::token::{IssuedToken, TokenError, TokenFetcher};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// `POST {"username", "password"}` to a token endpoint, which answers
 /// `{"token" | "access_token": "…", "expires_in": seconds?}`.
-pub(crate) struct PasswordLogin {
+pub struct PasswordLogin {
     client: reqwest::Client,
     url: String,
     user: String,
@@ -16,12 +17,7 @@ pub(crate) struct PasswordLogin {
 
 impl PasswordLogin {
     /// Logs `user` in at `url`.
-    pub(crate) fn new(
-        client: reqwest::Client,
-        url: String,
-        user: String,
-        password: Secret,
-    ) -> Self {
+    pub fn new(client: reqwest::Client, url: String, user: String, password: Secret) -> Self {
         Self {
             client,
             url,
@@ -31,7 +27,7 @@ impl PasswordLogin {
     }
 }
 
-#[outsync_core::async_trait]
+#[async_trait::async_trait]
 impl TokenFetcher for PasswordLogin {
     async fn fetch(&self) -> Result<IssuedToken, TokenError> {
         let body = json!({"username": self.user, "password": self.password.expose()});
