@@ -1,7 +1,7 @@
 //! Object-source benchmark: snapshot-less jobs drained by a worker that loads each object
 //! from an `http` source (a local fake application API answering in 0 ms and in 20 ms) or
 //! a `sql` source (an SQLite application database), into a provider whose target takes
-//! 0 or 20 ms per call. Prints objects/s and, for the 20 ms + 20 ms case at concurrency 128,
+//! 0 or 20 ms per call, run by the service's worker loop. Prints objects/s and, for the 20 ms + 20 ms case at concurrency 128,
 //! the share of the ideal (128 jobs in flight, 40 ms each). The queue is an SQLite file.
 //!
 //! Run: `cargo bench -p outsync-tests --bench sources`. Prints figures; asserts nothing.
@@ -108,6 +108,13 @@ async fn main() {
             "  http source {source_ms:>2} ms, target {target_ms:>2} ms, concurrency {concurrency:>3}: {rate:>7.0} objects/s{share}"
         );
     }
+    for delay_ms in [0, 20] {
+        app.set_delay(Duration::from_millis(delay_ms));
+        let raw = raw_http_gets(&app, 128).await;
+        println!(
+            "  raw limit: GETs of the same fake, 128 at a time, answering in {delay_ms:>2} ms, no queue: {raw:.0} requests/s"
+        );
+    }
     app.set_delay(Duration::ZERO);
     for (target_ms, concurrency) in [(0, 64), (20, 128)] {
         let rate = drain(
@@ -123,6 +130,29 @@ async fn main() {
     }
     let raw = raw_sql_reads().await;
     println!("  raw limit: the same SQLite query on one connection, no queue: {raw:.0} reads/s");
+}
+
+/// What a bare HTTP client gets from the fake: `concurrency` tasks GETting users.
+async fn raw_http_gets(app: &FakeApp, concurrency: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, next, base) = (client.clone(), next.clone(), app.base_url.clone());
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= OBJECTS {
+                    return;
+                }
+                let answer = client.get(format!("{base}/users/{i}/")).send().await;
+                answer.expect("get").bytes().await.expect("body");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    OBJECTS as f64 / started.elapsed().as_secs_f64()
 }
 
 /// The database's own limit for the SQL source's query, for comparison.
