@@ -19,6 +19,17 @@ use std::time::{Duration, Instant};
 const OBJECTS: usize = 5_000;
 
 async fn drain(sources: Sources, target: Duration, concurrency: usize, label: &str) -> f64 {
+    drain_jobs(Some(sources), target, concurrency, label).await
+}
+
+/// Drains `OBJECTS` jobs: snapshot-less ones loaded from `sources`, or (without sources)
+/// jobs carrying their snapshot.
+async fn drain_jobs(
+    sources: Option<Sources>,
+    target: Duration,
+    concurrency: usize,
+    label: &str,
+) -> f64 {
     let dir = outsync_tests::db::temp_dir(&format!("bench-{label}"));
     let db = connect(&format!("sqlite://{}?mode=rwc", dir.join("q.db").display()))
         .await
@@ -30,7 +41,10 @@ async fn drain(sources: Sources, target: Duration, concurrency: usize, label: &s
             provider: "scripted".into(),
             object: ObjectRef::new("Order", i.to_string()),
             triggered_by: "bench".into(),
-            options: EnqueueOptions::default(),
+            options: EnqueueOptions {
+                snapshot: sources.is_none().then(|| record(i)),
+                ..EnqueueOptions::default()
+            },
         })
         .collect();
     queue.enqueue_many(&db, &items).await.expect("enqueue");
@@ -39,10 +53,33 @@ async fn drain(sources: Sources, target: Duration, concurrency: usize, label: &s
         batch_size: 256,
         ..WorkerConfig::default()
     };
-    let worker =
-        Worker::new(db, queue, vec![provider.configured()], config).with_source(Arc::new(sources));
+    let mut worker = Worker::new(
+        db.clone(),
+        queue.clone(),
+        vec![provider.configured()],
+        config,
+    );
+    if let Some(sources) = sources {
+        worker = worker.with_source(Arc::new(sources));
+    }
+    // The service's loop (`Worker::run`), stopped once the queue is empty.
     let started = Instant::now();
-    let summary = worker.drain().await.expect("drain");
+    let summary = worker
+        .run(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if queue
+                    .stats(&db)
+                    .await
+                    .map(|s| s.jobs() == 0)
+                    .unwrap_or(false)
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("worker");
     let elapsed = started.elapsed();
     assert_eq!(summary.processed(), OBJECTS, "{summary:?}");
     OBJECTS as f64 / elapsed.as_secs_f64()
@@ -89,6 +126,11 @@ async fn main() {
         app.set_user(&i.to_string(), record(i));
     }
     println!("{OBJECTS} snapshot-less jobs, SQLite queue file, objects/s drained:");
+    let control = drain_jobs(None, Duration::from_millis(20), 128, "control").await;
+    println!(
+        "  control: jobs carrying their snapshot, target 20 ms, concurrency 128: {control:.0} objects/s ({:.1} % of the ideal 6400/s)",
+        100.0 * control / 6400.0
+    );
     for (source_ms, target_ms, concurrency) in [(0, 0, 64), (20, 0, 128), (20, 20, 128)] {
         app.set_delay(Duration::from_millis(source_ms));
         let rate = drain(
@@ -110,6 +152,10 @@ async fn main() {
     }
     for delay_ms in [0, 20] {
         app.set_delay(Duration::from_millis(delay_ms));
+        let loads = source_loads(&app, 128).await;
+        println!(
+            "  the http source alone, 128 loads at a time, answering in {delay_ms:>2} ms, no queue: {loads:.0} objects/s"
+        );
         let raw = raw_http_gets(&app, 128).await;
         println!(
             "  raw limit: GETs of the same fake, 128 at a time, answering in {delay_ms:>2} ms, no queue: {raw:.0} requests/s"
@@ -130,6 +176,30 @@ async fn main() {
     }
     let raw = raw_sql_reads().await;
     println!("  raw limit: the same SQLite query on one connection, no queue: {raw:.0} reads/s");
+}
+
+/// What the HTTP source loads, `concurrency` loads at a time, without the queue.
+async fn source_loads(app: &FakeApp, concurrency: usize) -> f64 {
+    let sources = Arc::new(http_sources(app).await);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (sources, next) = (sources.clone(), next.clone());
+        tasks.spawn(async move {
+            use outsync_core::ObjectSource;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= OBJECTS {
+                    return;
+                }
+                let object = ObjectRef::new("Order", i.to_string());
+                sources.load_for("scripted", &object).await.expect("load");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    OBJECTS as f64 / started.elapsed().as_secs_f64()
 }
 
 /// What a bare HTTP client gets from the fake: `concurrency` tasks GETting users.
