@@ -216,6 +216,16 @@ impl FakeApp {
         lock(&self.state).password = Some((user.to_owned(), password.to_owned()));
     }
 
+    /// Accepts `token` as if it had been issued (a static token the operator was given);
+    /// from then on every `GET` needs a token.
+    pub fn accept_token(&self, token: &str) {
+        let mut app = lock(&self.state);
+        app.tokens.insert(token.to_owned());
+        if app.password.is_none() {
+            app.password = Some((String::new(), String::new()));
+        }
+    }
+
     /// Forgets every issued token (as when they expire server-side).
     pub fn expire_tokens(&self) {
         lock(&self.state).tokens.clear();

@@ -72,6 +72,11 @@ pub(crate) async fn worker_with(
     );
     let sources = config.open_sources().await?;
     if let Some(sources) = &sources {
+        // A broken query stops the start, naming it, rather than every job later.
+        sources
+            .check()
+            .await
+            .map_err(|error| Exit::bad_input(error.messages().join("\n")))?;
         worker = worker.with_source(sources.clone());
     }
     Ok(WorkerParts {

@@ -483,3 +483,59 @@ async fn a_snapshot_less_enqueue_merged_into_a_pending_job_sends_the_newest_stat
     let users = received(&basket, "/amo-sync/userprofile/", 1).await;
     assert_eq!(users[0]["display_name"], "Newest name", "{}", users[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soukosyncs_environment_names_are_honoured() {
+    let app = FakeApp::start().await;
+    app.accept_token("soukosync-static-token-4d1e");
+    app.set_user("4", user(4, "Katherine"));
+    let basket = FakeBasket::start(BASKET_KEY).await.unwrap();
+    // No credentials in the file: API_TOKEN is the source's token.
+    let sources = json!({"UserProfile": {"kind": "http", "base_url": app.base_url,
+                                         "url": "{base_url}/users/{id}/", "pointer": "/data"}});
+    let label = "soukosync-names";
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        temp_dir(label).join("q.db").display()
+    );
+    let config = configure(label, &database, &basket.base_url, &sources);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let served = Command::new(OUTSYNC)
+        .args(["serve", "--config", &config, "--listen", &listen])
+        .env("OUTSYNC_API_TOKEN", TOKEN)
+        .env("API_TOKEN", "soukosync-static-token-4d1e")
+        .env("INTERVAL_SCHEDULER_SECONDS", "abc")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // INTERVAL_SCHEDULER_SECONDS is read (and checked) like OUTSYNC_SCHEDULER_INTERVAL.
+    let refused = served.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(said.contains("INTERVAL_SCHEDULER_SECONDS"), "{said}");
+    let served = Command::new(OUTSYNC)
+        .args(["serve", "--config", &config, "--listen", &listen])
+        .env("OUTSYNC_API_TOKEN", TOKEN)
+        .env("API_TOKEN", "soukosync-static-token-4d1e")
+        .env("INTERVAL_SCHEDULER_SECONDS", "1")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _processes = Processes(vec![served]);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    changed(&format!("http://{listen}"), "UserProfile", "4").await;
+    let users = received(&basket, "/amo-sync/userprofile/", 1).await;
+    assert_eq!(users[0]["display_name"], "Katherine", "{}", users[0]);
+}
