@@ -258,6 +258,7 @@ async fn basket_under_the_service_with_a_sql_source_over_postgres() {
 
 const SOURCE_TOKEN: &str = "app-token-SECRET-71b2c";
 const DB_PASSWORD: &str = "db-pass-SECRET-93e4";
+const LOGIN_PASSWORD: &str = "login-pass-SECRET-5a0f";
 
 /// An application API that answers 500 and echoes the `Authorization` header it got.
 async fn echoing_application() -> String {
@@ -279,7 +280,7 @@ async fn echoing_application() -> String {
 }
 
 fn assert_no_source_secret(place: &str, text: &str) {
-    for secret in [SOURCE_TOKEN, DB_PASSWORD] {
+    for secret in [SOURCE_TOKEN, DB_PASSWORD, LOGIN_PASSWORD] {
         assert!(
             !text.contains(secret),
             "{place} shows a source secret: {text}"
@@ -324,7 +325,10 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
     // Without the broken SQL source the service runs; the API echoes the token in a 500.
     let mut document: Value =
         serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    document["sources"].as_object_mut().unwrap().remove("Addon");
+    // Add-ons come from the same API through a password login (its token endpoint fails).
+    document["sources"]["Addon"] = json!({"kind": "http", "base_url": application,
+        "url": "{base_url}/addons/{id}/", "user": "sync-bot", "password": LOGIN_PASSWORD,
+        "token_url": "{base_url}/token/", "token_retry_seconds": 0.1});
     std::fs::write(&config, document.to_string()).unwrap();
     let migrated = Command::new(OUTSYNC)
         .args(["migrate", "--config", &config])
@@ -356,6 +360,7 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
         std::thread::sleep(Duration::from_millis(50));
     }
     changed(&api, "UserProfile", "3").await;
+    changed(&api, "Addon", "8").await;
     let http = reqwest::Client::new();
     let get = |path: String| {
         let http = http.clone();
@@ -382,6 +387,18 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_no_source_secret("the object's runs", &object);
+    let addon = loop {
+        let addon = get(format!("{api}/api/objects/Addon/8")).await;
+        if addon.contains("token endpoint") {
+            break addon;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no add-on run recorded: {addon}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_no_source_secret("the add-on's runs", &addon);
     // The run records keep the API's answer as the error's details: redacted, not dropped.
     let queue_db = outsync_queue::sea_orm::Database::connect(&database)
         .await
