@@ -313,7 +313,12 @@ fn read_http(at: &At<'_>) -> Result<HttpSpec, SyncError> {
         Some(Value::Object(headers)) => headers
             .iter()
             .map(|(name, value)| match value {
-                Value::String(text) => Ok((name.clone(), text.clone())),
+                Value::String(text) => {
+                    if names_a_secret(name) {
+                        Secret::new(text.clone());
+                    }
+                    Ok((name.clone(), text.clone()))
+                }
                 other => Err(at.fail(
                     "headers",
                     format!("\"{name}\" must be a string, got {other}"),
@@ -363,6 +368,15 @@ fn read_http(at: &At<'_>) -> Result<HttpSpec, SyncError> {
         timeout: at.seconds("timeout_seconds", 10.0)?,
         auth,
     })
+}
+
+/// Whether a header's value is a credential (listed for redaction): its name mentions
+/// authorization, a key, a token or a secret.
+fn names_a_secret(header: &str) -> bool {
+    let name = header.to_ascii_lowercase();
+    ["auth", "key", "token", "secret", "password"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 /// The variable `name`, or Soukosync's `alias`, if set and not empty.
@@ -484,4 +498,26 @@ fn read_related(at: &At<'_>, kind: &SourceKind) -> Result<Vec<RelatedSpec>, Sync
         });
     }
     Ok(related)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn credentials_in_headers_are_redacted_and_others_kept() {
+        let section = json!({"Order": {"kind": "http", "url": "http://app/orders/{id}/",
+            "headers": {"X-Api-Key": "header-key-SECRET-0c3", "Accept": "application/vnd.app+json"}}});
+        let sources = read_sources(&section).unwrap();
+        let SourceKind::Http(spec) = &sources[0].1.kind else {
+            panic!("an http source");
+        };
+        assert_eq!(spec.headers.len(), 2);
+        let text = "sent header-key-SECRET-0c3 with application/vnd.app+json";
+        assert_eq!(
+            outsync_core::secret::redact(text),
+            "sent *** with application/vnd.app+json"
+        );
+    }
 }
