@@ -63,7 +63,7 @@ impl fmt::Display for Secret {
 pub fn register_url_password(url: &str) {
     if let Some(password) = url_password(url) {
         Secret::new(password);
-        Secret::new(percent_decoded(password));
+        Secret::new(percent_encoding::percent_decode_str(password).decode_utf8_lossy());
     }
 }
 
@@ -75,30 +75,6 @@ pub fn url_password(url: &str) -> Option<&str> {
     let (user_info, _host) = before_query.rsplit_once('@')?;
     let (_user, password) = user_info.split_once(':')?;
     (!password.is_empty()).then_some(password)
-}
-
-/// `%XX` sequences decoded (invalid ones kept as written).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[index], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// `text` with every secret created in this process replaced by `***`.
@@ -131,7 +107,6 @@ mod tests {
         assert_eq!(url_password("postgres://u:pa/ss@db/q"), Some("pa/ss"));
         assert_eq!(url_password("postgres://u:Secret@[::1/db"), Some("Secret"));
         assert_eq!(url_password("postgres://u:Secret@?host=/x"), Some("Secret"));
-        assert_eq!(percent_decoded("s3cr%40t%2"), "s3cr@t%2");
         register_url_password("mysql://app:pass%2Fw0rd@db/app");
         assert_eq!(redact("pass/w0rd and pass%2Fw0rd"), "*** and ***");
     }

@@ -171,6 +171,12 @@ impl TokenSource {
         }
     }
 
+    /// Whether [`invalidate`](Self::invalidate) leads to a new token (fetched tokens do; a
+    /// static one stays the same, so asking again with it is pointless).
+    pub fn renews(&self) -> bool {
+        matches!(self.mode, Mode::Fetched { .. })
+    }
+
     /// Forgets the cached token (call after the system answered 401 to it), so the next
     /// [`TokenSource::token`] fetches a new one. A static token stays.
     pub async fn invalidate(&self) {

@@ -122,7 +122,7 @@ impl HttpSource {
                 }
                 StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(None),
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    if let (Some(token), false) = (&self.token, renewed) {
+                    if let Some(token) = self.token.as_ref().filter(|t| !renewed && t.renews()) {
                         token.invalidate().await;
                         continue;
                     }

@@ -54,6 +54,8 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Sources {
     entries: HashMap<String, Entry>,
+    /// Some key names a provider (`provider/…`): only then does a lookup build those keys.
+    by_provider: bool,
     schema: Arc<SourceSchema>,
 }
 
@@ -103,7 +105,12 @@ impl Sources {
                 },
             );
         }
-        Ok(Self { entries, schema })
+        let by_provider = entries.keys().any(|key| key.contains('/'));
+        Ok(Self {
+            entries,
+            by_provider,
+            schema,
+        })
     }
 
     /// The configured keys and kinds (`UserProfile: http, Order: sql`), sorted.
@@ -129,26 +136,28 @@ impl Sources {
         self.entries.is_empty()
     }
 
-    /// The entry for `provider`'s objects of `object_type`: the most specific key wins.
+    /// The entry for `provider`'s objects of `object_type`: the most specific key wins
+    /// (`provider/Type`, `provider/*`, `Type`, `*`). Called for every job that loads.
     fn entry(&self, provider: &str, object_type: &str) -> Option<&Entry> {
-        [
-            format!("{provider}/{object_type}"),
-            format!("{provider}/*"),
-            object_type.to_owned(),
-            "*".to_owned(),
-        ]
-        .iter()
-        .find_map(|key| self.entries.get(key))
+        let for_provider = || {
+            self.entries
+                .get(&format!("{provider}/{object_type}"))
+                .or_else(|| self.entries.get(&format!("{provider}/*")))
+        };
+        self.by_provider
+            .then(for_provider)
+            .flatten()
+            .or_else(|| self.entries.get(object_type))
+            .or_else(|| self.entries.get("*"))
     }
 
     /// Runs every SQL query against its database (`EXPLAIN`), naming the first that fails.
     pub async fn check(&self) -> Result<(), SyncError> {
-        let mut keys: Vec<&String> = self.entries.keys().collect();
-        keys.sort();
-        for key in keys {
-            if let Loader::Sql(source) = &self.entries[key].loader {
-                let object_type = key.rsplit('/').next().unwrap_or_default();
-                source.check(object_type).await?;
+        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        entries.sort_by_key(|entry| &entry.key);
+        for entry in entries {
+            if let Loader::Sql(source) = &entry.loader {
+                source.check(&entry.key).await?;
             }
         }
         Ok(())

@@ -150,14 +150,14 @@ impl At<'_> {
     }
 
     /// `field`, or the environment variable `field_env` names, or the file `field_file`
-    /// names; listed for redaction.
-    fn secret(&self, field: &str) -> Result<Option<Secret>, SyncError> {
+    /// names.
+    fn indirect(&self, field: &str) -> Result<Option<String>, SyncError> {
         if let Some(value) = self.text(field)? {
-            return Ok(Some(Secret::new(value)));
+            return Ok(Some(value));
         }
         if let Some(variable) = self.text(&format!("{field}_env"))? {
             return match std::env::var(&variable) {
-                Ok(value) if !value.is_empty() => Ok(Some(Secret::new(value))),
+                Ok(value) if !value.is_empty() => Ok(Some(value)),
                 _ => Err(self.fail(
                     &format!("{field}_env"),
                     format!("names {variable}, which is not set"),
@@ -166,7 +166,7 @@ impl At<'_> {
         }
         if let Some(path) = self.text(&format!("{field}_file"))? {
             return std::fs::read_to_string(&path)
-                .map(|text| Some(Secret::new(text.trim())))
+                .map(|text| Some(text.trim().to_owned()))
                 .map_err(|error| {
                     self.fail(
                         &format!("{field}_file"),
@@ -175,6 +175,11 @@ impl At<'_> {
                 });
         }
         Ok(None)
+    }
+
+    /// [`indirect`](Self::indirect), listed for redaction.
+    fn secret(&self, field: &str) -> Result<Option<Secret>, SyncError> {
+        Ok(self.indirect(field)?.map(Secret::new))
     }
 
     fn seconds(&self, field: &str, default: f64) -> Result<Duration, SyncError> {
@@ -329,7 +334,8 @@ fn read_http(at: &At<'_>) -> Result<HttpSpec, SyncError> {
     };
     let configured = (
         at.secret("token")?,
-        at.secret("user")?,
+        // A user name is not a secret: messages name it ("refused user …").
+        at.indirect("user")?,
         at.secret("password")?,
     );
     let (token, user, password) = match configured {
@@ -340,7 +346,7 @@ fn read_http(at: &At<'_>) -> Result<HttpSpec, SyncError> {
         (Some(token), _, _) => Some(AuthSpec::Token(token)),
         (None, Some(user), Some(password)) => Some(AuthSpec::Password {
             token_url: at.required("token_url")?,
-            user: user.expose().to_owned(),
+            user,
             password,
             retry_interval: match environment("OUTSYNC_TOKEN_RETRY_SECONDS", "INTERVAL_RETRY_TOKEN_SECONDS") {
                 Some(seconds) if !at.object.contains_key("token_retry_seconds") => seconds
@@ -391,11 +397,11 @@ fn environment(name: &str, alias: &str) -> Option<String> {
 /// Credentials from the environment for an HTTP source that configures none:
 /// `OUTSYNC_SOURCE_TOKEN`, or `OUTSYNC_SOURCE_USER` and `OUTSYNC_SOURCE_PASSWORD`
 /// (Soukosync's `API_TOKEN`, `API_USER`, `API_PASSWORD` are aliases).
-fn environment_auth() -> (Option<Secret>, Option<Secret>, Option<Secret>) {
+fn environment_auth() -> (Option<Secret>, Option<String>, Option<Secret>) {
     let secret = |name, alias| environment(name, alias).map(Secret::new);
     (
         secret("OUTSYNC_SOURCE_TOKEN", "API_TOKEN"),
-        secret("OUTSYNC_SOURCE_USER", "API_USER"),
+        environment("OUTSYNC_SOURCE_USER", "API_USER"),
         secret("OUTSYNC_SOURCE_PASSWORD", "API_PASSWORD"),
     )
 }

@@ -179,12 +179,13 @@ impl SqlSource {
             .collect())
     }
 
-    /// Checks every query against the database (`EXPLAIN`), naming the one that fails.
-    pub(crate) async fn check(&self, object_type: &str) -> Result<(), SyncError> {
-        let mut queries = vec![(format!("sources.\"{object_type}\".query"), &self.query)];
+    /// Checks every query against the database (`EXPLAIN`), naming the one that fails by
+    /// its configuration `key`.
+    pub(crate) async fn check(&self, key: &str) -> Result<(), SyncError> {
+        let mut queries = vec![(format!("sources.\"{key}\".query"), &self.query)];
         for child in &self.children {
             queries.push((
-                format!("sources.\"{object_type}\".children.\"{}\"", child.model),
+                format!("sources.\"{key}\".children.\"{}\"", child.model),
                 &child.query,
             ));
         }

@@ -303,7 +303,7 @@ fn envelope(ok: bool, data: Value) -> Value {
 }
 
 /// Soukosync's error data: `{"__exception__": true, "id": null, "reason": …}`.
-fn exception(reason: impl std::fmt::Display) -> Value {
+pub(crate) fn exception(reason: impl std::fmt::Display) -> Value {
     json!({"__exception__": true, "id": null, "reason": reason.to_string()})
 }
 

@@ -15,6 +15,7 @@ use outsync_queue::sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 pub(crate) use auth::ApiToken;
+pub(crate) use handlers::exception;
 
 /// The largest request body accepted (enqueue batches included).
 pub(crate) const BODY_LIMIT: usize = 8 * 1024 * 1024;

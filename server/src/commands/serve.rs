@@ -47,7 +47,8 @@ async fn scheduler_round(
     db: &outsync_queue::sea_orm::DatabaseConnection,
     since: i64,
 ) -> i64 {
-    let now = outsync_queue::Clock::now_ms(&outsync_queue::SystemClock);
+    // The queue's clock (the database's across hosts) stamped the runs.
+    let now = queue.now_ms();
     let (ok, data) = match queue.runs_since(db, since).await {
         Ok(outcomes) if outcomes.is_empty() => return now,
         Ok(outcomes) => {
@@ -60,10 +61,7 @@ async fn scheduler_round(
                 .collect();
             (true, serde_json::json!(parts.join(", ")))
         }
-        Err(error) => (
-            false,
-            serde_json::json!({"__exception__": true, "id": null, "reason": error.to_string()}),
-        ),
+        Err(error) => (false, crate::api::exception(error)),
     };
     if let Err(error) = queue.record_round(db, "scheduler", ok, &data).await {
         tracing::warn!(%error, "cannot record the scheduler's round");
@@ -120,7 +118,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         let (queue, db) = (queue.clone(), db.clone());
         let mut done = stopped.clone();
         async move {
-            let mut since = outsync_queue::Clock::now_ms(&outsync_queue::SystemClock);
+            let mut since = queue.now_ms();
             loop {
                 tokio::select! {
                     _ = done.wait_for(|stop| *stop) => break,

@@ -101,6 +101,12 @@ fn start_service(
             &dir.join(format!("worker-{number}.log")),
         ));
     }
+    wait_for_port(port);
+    (format!("http://{listen}"), Processes(processes), dir)
+}
+
+/// Waits until something listens on `port` (a started `outsync serve`), or fails after 10 s.
+fn wait_for_port(port: u16) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -109,7 +115,6 @@ fn start_service(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (format!("http://{listen}"), Processes(processes), dir)
 }
 
 /// Waits until Basket received `count` payloads at `path`, or fails after 20 s.
@@ -351,14 +356,7 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
         .unwrap();
     let _processes = Processes(vec![served]);
     let api = format!("http://{listen}");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port);
     changed(&api, "UserProfile", "3").await;
     changed(&api, "Addon", "8").await;
     let http = reqwest::Client::new();
@@ -375,30 +373,24 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
                 .unwrap()
         }
     };
-    let object = loop {
-        let object = get(format!("{api}/api/objects/UserProfile/3")).await;
-        if object.contains("failed (HTTP 500)") {
-            break object;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no run recorded: {object}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_no_source_secret("the object's runs", &object);
-    let addon = loop {
-        let addon = get(format!("{api}/api/objects/Addon/8")).await;
-        if addon.contains("token endpoint") {
-            break addon;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no add-on run recorded: {addon}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_no_source_secret("the add-on's runs", &addon);
+    for (path, recorded) in [
+        ("/api/objects/UserProfile/3", "failed (HTTP 500)"),
+        ("/api/objects/Addon/8", "token endpoint"),
+    ] {
+        let started = Instant::now();
+        let object = loop {
+            let object = get(format!("{api}{path}")).await;
+            if object.contains(recorded) {
+                break object;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no run recorded: {object}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_no_source_secret(path, &object);
+    }
     // The run records keep the API's answer as the error's details: redacted, not dropped.
     let queue_db = outsync_queue::sea_orm::Database::connect(&database)
         .await
@@ -544,14 +536,7 @@ async fn soukosyncs_environment_names_are_honoured() {
         .spawn()
         .unwrap();
     let _processes = Processes(vec![served]);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port);
     changed(&format!("http://{listen}"), "UserProfile", "4").await;
     let users = received(&basket, "/amo-sync/userprofile/", 1).await;
     assert_eq!(users[0]["display_name"], "Katherine", "{}", users[0]);

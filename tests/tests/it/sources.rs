@@ -165,9 +165,20 @@ async fn a_password_is_exchanged_for_a_token_renewed_after_a_401_and_never_shown
         .await
         .unwrap_err();
     assert!(matches!(error, SyncError::Config { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("refused user \"sync-bot\""),
+        "the user is named, not redacted: {error}"
+    );
     let shown = format!("{error} {error:?} {:?} {refused:?}", error.full_message());
     assert!(!shown.contains("not-the-password-9a"), "{shown}");
     assert!(!shown.contains("issued-token-"), "{shown}");
+
+    // A static token cannot be renewed: a 401 is answered once, not asked again.
+    let fixed = http_sources(&app, json!({"token": "never-issued-token-2b"})).await;
+    let before = app.gets();
+    let error = fixed.load_for("basket", &user_ref("1")).await.unwrap_err();
+    assert!(matches!(error, SyncError::Config { .. }), "{error:?}");
+    assert_eq!(app.gets() - before, 1, "one request with a static token");
 }
 
 #[tokio::test]
