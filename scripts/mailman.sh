@@ -5,6 +5,8 @@
 #   scripts/mailman.sh start     # start it (REST API on 127.0.0.1:$OUTSYNC_MAILMAN_PORT, default 8001)
 #   scripts/mailman.sh stop      # stop it
 #   scripts/mailman.sh url       # print the REST URL with credentials, for OUTSYNC_TEST_MAILMAN_URL
+#   scripts/mailman.sh addmembers LIST FILE   # bulk-add the addresses in FILE (one per line)
+#   scripts/mailman.sh log       # print the path of Mailman's log (one line per REST request)
 #
 # Everything lives in $OUTSYNC_MAILMAN_DIR (default: target/mailman). No MTA is needed: list
 # creation uses Mailman's null MTA.
@@ -91,5 +93,7 @@ case "${1:-}" in
     stop) stop ;;
     restart) stop; start ;;
     url) echo "http://$user:$pass@127.0.0.1:$port" ;;
-    *) echo "usage: $0 install|start|stop|restart|url" >&2; exit 2 ;;
+    addmembers) mailman addmembers --no-welcome-msg "$3" "$2" ;;
+    log) echo "$dir/var/logs/mailman.log" ;;
+    *) echo "usage: $0 install|start|stop|restart|url|log|addmembers LIST FILE" >&2; exit 2 ;;
 esac

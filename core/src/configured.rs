@@ -8,6 +8,7 @@
 //! [`ConfiguredProvider`] from JSON settings, loading and validating `mappings` itself.
 
 use crate::SyncError;
+use crate::ledger::{ExternalLedger, MemoryLedger};
 use crate::mapping::ObjectMapping;
 use crate::provider::OutboundSyncProvider;
 use crate::registry::ProviderConfig;
@@ -75,6 +76,8 @@ pub struct ConfiguredProvider {
     display_name: String,
     mappings: Vec<ObjectMapping>,
     provider: Arc<dyn OutboundSyncProvider>,
+    /// The ledger of direct `sync_object` calls (the worker passes the queue's instead).
+    ledger: Arc<dyn ExternalLedger>,
 }
 
 impl std::fmt::Debug for ConfiguredProvider {
@@ -100,6 +103,7 @@ impl ConfiguredProvider {
             identifier,
             mappings,
             provider,
+            ledger: Arc::new(MemoryLedger::default()),
         }
     }
 
@@ -128,6 +132,13 @@ impl ConfiguredProvider {
     /// The provider's behaviour.
     pub fn provider(&self) -> &dyn OutboundSyncProvider {
         self.provider.as_ref()
+    }
+
+    /// The in-memory ledger used when a sync is given none
+    /// ([`SyncOptions::ledger`](crate::SyncOptions::ledger)); shared by the clones of this
+    /// provider.
+    pub fn memory_ledger(&self) -> Arc<dyn ExternalLedger> {
+        self.ledger.clone()
     }
 
     /// Whether jobs of `object_type` can do anything: some mapping's root model is

@@ -18,6 +18,7 @@
 pub mod configured;
 pub mod digest;
 pub mod error;
+pub mod ledger;
 pub mod mapping;
 pub mod provider;
 pub mod registry;
@@ -29,6 +30,7 @@ pub mod sync;
 
 pub use configured::{ConfiguredProvider, ProviderType};
 pub use error::{Cause, SyncError, SyncResult};
+pub use ledger::{ExternalKey, ExternalLedger, Holder, MemoryLedger};
 pub use provider::{
     MappedObject, MappedObjects, ObjectRef, OutboundSyncProvider, PreviousResult, PreviousResults,
     SourceObject, SyncAction, SyncOptions, SyncOutcome, SyncRequest,

@@ -1,6 +1,7 @@
 //! The provider contract: what a crate implements to push objects into an external system.
 
 use crate::SyncError;
+use crate::ledger::ExternalLedger;
 use crate::mapping::{ObjectMapping, Property};
 use crate::schema::Inputs;
 use async_trait::async_trait;
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 
 pub use crate::results::{MappedObject, MappedObjects, PreviousResult, PreviousResults};
 
@@ -44,6 +46,8 @@ pub struct SourceObject<'a> {
     pub reference: &'a ObjectRef,
     /// Its data as JSON.
     pub data: &'a Value,
+    /// What outsync knows about the provider's external objects (holdings, notes, locks).
+    pub ledger: &'a dyn ExternalLedger,
 }
 
 /// What a provider did with one external object.
@@ -153,12 +157,15 @@ impl SyncOutcome {
 }
 
 /// Options of one object's sync beyond its data.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
     /// Send even what the provider believes the external system already has.
     pub force: bool,
     /// What earlier runs stored (filled by the worker for providers that ask for it).
     pub previous: PreviousResults,
+    /// The provider's external-object ledger (the worker passes the queue's); `None` uses
+    /// the [`ConfiguredProvider`](crate::ConfiguredProvider)'s in-memory one.
+    pub ledger: Option<Arc<dyn ExternalLedger>>,
 }
 
 /// Everything a provider gets for one external object.
@@ -187,6 +194,8 @@ pub struct SyncRequest<'a> {
     pub force: bool,
     /// The provider's list joiner (`list_field_joiner()`), which `append` uses.
     pub list_joiner: Option<&'a str>,
+    /// What outsync knows about the provider's external objects (holdings, notes, locks).
+    pub ledger: &'a dyn ExternalLedger,
 }
 
 impl SyncRequest<'_> {
@@ -291,9 +300,14 @@ pub trait OutboundSyncProvider: Send + Sync {
 
     /// Called instead of a sync when the application no longer has the object (its
     /// `ObjectSource` returned `None`). The default does nothing and the job ends with a run
-    /// record saying so; a provider may delete or deactivate the external object here.
-    async fn object_missing(&self, object: &ObjectRef) -> Result<(), SyncError> {
-        let _ = object;
+    /// record saying so; a provider may delete or deactivate the external object here
+    /// (`ledger` says which external objects the object held).
+    async fn object_missing(
+        &self,
+        object: &ObjectRef,
+        ledger: &dyn ExternalLedger,
+    ) -> Result<(), SyncError> {
+        let _ = (object, ledger);
         Ok(())
     }
 

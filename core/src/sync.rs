@@ -47,9 +47,14 @@ pub async fn sync_object_with(
     data: &Value,
     options: &SyncOptions,
 ) -> Result<ObjectSyncReport, SyncError> {
+    let ledger = options
+        .ledger
+        .clone()
+        .unwrap_or_else(|| provider.memory_ledger());
     let source = SourceObject {
         reference: object,
         data,
+        ledger: ledger.as_ref(),
     };
     let skip = |reason: String| {
         Ok(ObjectSyncReport {
@@ -108,6 +113,7 @@ pub async fn sync_object_with(
                 previous: options.previous.get(mapping.id(), inputs.child_key()),
                 force: options.force,
                 list_joiner: joiner,
+                ledger: ledger.as_ref(),
             };
             let digest = skip_unchanged.then(|| digest::request_digest(&request));
             let outcome = match unchanged_since_last_send(&request, digest.as_deref()) {

@@ -30,6 +30,7 @@ mod entity;
 mod error;
 mod history;
 mod job;
+mod ledger;
 mod migration;
 mod operator;
 mod outcome;
@@ -48,6 +49,7 @@ pub use db_clock::DatabaseClock;
 pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;
 pub use job::{Job, JobState, StateFilter};
+pub use ledger::QueueLedger;
 pub use migration::Migrator;
 pub use operator::{JobFilter, ObjectState, QueueStats};
 pub use outcome::RunOutcome;
@@ -193,6 +195,12 @@ impl Queue {
     /// The clock.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// `provider`'s external-object ledger in `db` (what its external objects are held by,
+    /// its notes about them), as the worker passes it to the provider.
+    pub fn ledger(&self, db: &DatabaseConnection, provider: &str) -> QueueLedger {
+        QueueLedger::new(db.clone(), provider, self.clock.clone())
     }
 
     /// Now, by the queue's clock (ms).

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddSnoozedSince),
             Box::new(AddPayloadDigest),
             Box::new(CreateSyncRounds),
+            Box::new(CreateExternalLedger),
         ]
     }
 
@@ -278,6 +279,82 @@ impl MigrationTrait for CreateSyncRounds {
                     .col(string("origin"))
                     .col(integer("ok"))
                     .col(text("data"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Creates the external-object ledger: `external_holding` (which source objects hold each
+/// external object) and `external_object` (a provider's note and the lock per external
+/// object).
+struct CreateExternalLedger;
+
+impl MigrationName for CreateExternalLedger {
+    fn name(&self) -> &str {
+        "m20261128_000006_create_external_ledger"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateExternalLedger {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("external_holding")
+                    .if_not_exists()
+                    .col(string("provider"))
+                    .col(string("holder_type"))
+                    .col(string("holder_id"))
+                    .col(string("holder_mapping"))
+                    .col(string("holder_child"))
+                    .col(string("external_type"))
+                    .col(string("external_id"))
+                    .col(big_integer("held_at"))
+                    .primary_key(
+                        Index::create()
+                            .col("provider")
+                            .col("holder_type")
+                            .col("holder_id")
+                            .col("holder_mapping")
+                            .col("holder_child")
+                            .col("external_type")
+                            .col("external_id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("external_holding_key")
+                    .table("external_holding")
+                    .col("provider")
+                    .col("external_type")
+                    .col("external_id")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("external_object")
+                    .if_not_exists()
+                    .col(string("provider"))
+                    .col(string("external_type"))
+                    .col(string("external_id"))
+                    .col(text_null("note"))
+                    .col(big_integer("updated_at"))
+                    .col(string_null("lease_owner"))
+                    .col(big_integer_null("lease_until"))
+                    .primary_key(
+                        Index::create()
+                            .col("provider")
+                            .col("external_type")
+                            .col("external_id"),
+                    )
                     .to_owned(),
             )
             .await

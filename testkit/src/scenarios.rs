@@ -103,6 +103,7 @@ impl<'a> Scenarios<'a> {
         let options = SyncOptions {
             force,
             previous: self.previous_of(object),
+            ..SyncOptions::default()
         };
         let report = sync_object_with(self.provider, object, data, &options).await?;
         let stored = PreviousResults::from_mapped(&report.mapped_objects, 0);

@@ -94,6 +94,95 @@ impl MailmanServer {
             .unwrap_or_default()
     }
 
+    /// Every membership of `list` by address, sorted; an address that is a member twice
+    /// appears twice.
+    pub async fn memberships(&self, list: &str) -> Vec<String> {
+        let id = list.replacen('@', ".", 1);
+        let mut emails = Vec::new();
+        for page in 1.. {
+            let request = self.http.get(format!(
+                "{}/3.1/lists/{id}/roster/member?count=1000&page={page}",
+                self.base_url
+            ));
+            let (_, body) = self.send(request).await;
+            let entries = body["entries"].as_array().cloned().unwrap_or_default();
+            emails.extend(
+                entries
+                    .iter()
+                    .map(|e| e["email"].as_str().unwrap_or_default().to_lowercase()),
+            );
+            if entries.len() < 1000 {
+                break;
+            }
+        }
+        emails.sort();
+        emails
+    }
+
+    /// Subscribes `email` to `list` directly in Mailman (as the person would).
+    pub async fn join(&self, list: &str, email: &str) {
+        let id = list.replacen('@', ".", 1);
+        let request = self
+            .http
+            .post(format!("{}/3.1/members", self.base_url))
+            .form(&[
+                ("list_id", id.as_str()),
+                ("subscriber", email),
+                ("pre_verified", "true"),
+                ("pre_confirmed", "true"),
+                ("pre_approved", "true"),
+                ("send_welcome_message", "false"),
+            ]);
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, 201, "subscribing {email} to {list}: {body}");
+    }
+
+    /// Adds many addresses to `list` at once, with Mailman's own `addmembers` command
+    /// (through the control script).
+    pub fn add_members(&self, list: &str, emails: impl IntoIterator<Item = String>) {
+        let script = std::env::var("OUTSYNC_TEST_MAILMAN_CTL")
+            .expect("OUTSYNC_TEST_MAILMAN_CTL names scripts/mailman.sh");
+        let file = std::env::temp_dir().join(format!(
+            "outsync-addmembers-{}-{}.txt",
+            std::process::id(),
+            list.replace('@', "_")
+        ));
+        let lines: Vec<String> = emails.into_iter().collect();
+        std::fs::write(&file, lines.join("\n") + "\n").expect("write the member file");
+        let output = std::process::Command::new("bash")
+            .args([
+                script.as_str(),
+                "addmembers",
+                list,
+                &file.display().to_string(),
+            ])
+            .output()
+            .expect("run the Mailman control script");
+        std::fs::remove_file(&file).ok();
+        assert!(
+            output.status.success(),
+            "scripts/mailman.sh addmembers failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// How many REST requests Mailman has logged whose line contains `needle` (Mailman
+    /// logs one line per request; the control script says where).
+    pub fn logged_requests(&self, needle: &str) -> usize {
+        let script = std::env::var("OUTSYNC_TEST_MAILMAN_CTL")
+            .expect("OUTSYNC_TEST_MAILMAN_CTL names scripts/mailman.sh");
+        let output = std::process::Command::new("bash")
+            .args([script.as_str(), "log"])
+            .output()
+            .expect("run the Mailman control script");
+        let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+
     /// Unsubscribes `email` from `list` directly in Mailman (as the person would).
     pub async fn leave(&self, list: &str, email: &str) {
         let id = list.replacen('@', ".", 1);

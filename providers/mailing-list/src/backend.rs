@@ -58,11 +58,14 @@ pub trait ListBackend: Send + Sync + std::fmt::Debug {
     /// The service's name, for messages.
     fn name(&self) -> &str;
 
-    /// Every member of `list`. An unknown list is a [`SyncError::Config`] naming it.
+    /// Every member of `list`. An unknown list is a [`SyncError::Config`] naming it. The
+    /// provider never reads whole rosters (it looks addresses up one by one); tools and
+    /// tests do.
     async fn roster(&self, list: &str) -> Result<Vec<Member>, SyncError>;
 
-    /// The member `email` of `list`, if any.
-    async fn find(&self, list: &str, email: &str) -> Result<Option<Member>, SyncError>;
+    /// The memberships of `email` in `list`: none, one, or (when the service let a
+    /// duplicate in) several.
+    async fn find(&self, list: &str, email: &str) -> Result<Vec<Member>, SyncError>;
 
     /// Subscribes `email` with `display_name`.
     async fn subscribe(

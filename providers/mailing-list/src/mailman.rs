@@ -61,10 +61,24 @@ impl MailmanBackend {
         form: Option<&[(&str, String)]>,
         what: &str,
     ) -> Result<(StatusCode, Value, Option<String>), SyncError> {
+        self.call_with_query(method, path, &[], form, what).await
+    }
+
+    async fn call_with_query(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        form: Option<&[(&str, String)]>,
+        what: &str,
+    ) -> Result<(StatusCode, Value, Option<String>), SyncError> {
         let mut request = self
             .http
             .request(method, format!("{}/3.1{path}", self.base_url))
             .basic_auth(&self.user, Some(self.password.expose()));
+        if !query.is_empty() {
+            request = request.query(query);
+        }
         if let Some(form) = form {
             request = request.form(form);
         }
@@ -104,9 +118,9 @@ impl MailmanBackend {
                 status.as_u16()
             )),
             StatusCode::CONFLICT => return Ok((status, body, location)),
-            StatusCode::BAD_REQUEST if description == "No such list" => {
-                SyncError::config(format!("{what}: Mailman has no such list"))
-            }
+            StatusCode::BAD_REQUEST if description == "No such list" => SyncError::config(format!(
+                "{what}: Mailman has no such list; create it or fix the mapping's external_object_type"
+            )),
             // Mailman creates an address and its user without guarding against a
             // concurrent request for the same address: the loser's insert fails. Trying
             // again finds the address the winner created.
@@ -134,8 +148,9 @@ impl MailmanBackend {
 /// How a request that lost a race inside Mailman is described.
 const LOST_RACE: &str = "Mailman lost a race with a concurrent request for the same address";
 
-/// Whether `error` is Mailman losing a race with a concurrent request (worth one more try).
-fn lost_race(error: &SyncError) -> bool {
+/// Whether `error` is Mailman losing a race with a concurrent request for the same address
+/// (look the address up, then try once more).
+pub(crate) fn lost_race(error: &SyncError) -> bool {
     matches!(error, SyncError::Recoverable { .. })
         && error
             .messages()
@@ -196,40 +211,29 @@ impl ListBackend for MailmanBackend {
         Ok(members)
     }
 
-    async fn find(&self, list: &str, email: &str) -> Result<Option<Member>, SyncError> {
+    async fn find(&self, list: &str, email: &str) -> Result<Vec<Member>, SyncError> {
         let id = list_id(list);
         let what = format!("looking up {email} in list {list}");
-        let request = self
-            .http
-            .get(format!("{}/3.1/members/find", self.base_url))
-            .basic_auth(&self.user, Some(self.password.expose()))
-            .query(&[
-                ("list_id", id.as_str()),
-                ("subscriber", email),
-                ("role", "member"),
-            ]);
-        let response = request
-            .send()
-            .await
-            .map_err(|error| transport_error(&what, "Mailman", &self.base_url, error))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(
-                transient_error(&what, "Mailman", status, response.headers()).unwrap_or_else(
-                    || {
-                        SyncError::recoverable(format!(
-                            "{what}: Mailman answered HTTP {}",
-                            status.as_u16()
-                        ))
-                    },
-                ),
-            );
+        let query = [
+            ("list_id", id.as_str()),
+            ("subscriber", email),
+            ("role", "member"),
+        ];
+        let (status, body, _) = self
+            .call_with_query(Method::GET, "/members/find", &query, None, &what)
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
         }
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         Ok(body
             .get("entries")
             .and_then(Value::as_array)
-            .and_then(|entries| entries.iter().find_map(member_from)))
+            .into_iter()
+            .flatten()
+            .filter_map(member_from)
+            // `subscriber` also matches a user's other addresses: keep this one.
+            .filter(|member| member.email == email)
+            .collect())
     }
 
     async fn subscribe(
@@ -251,16 +255,9 @@ impl ListBackend for MailmanBackend {
         if let Some(name) = display_name.filter(|name| !name.is_empty()) {
             form.push(("display_name", name.to_owned()));
         }
-        let (status, body, location) = match self
+        let (status, body, location) = self
             .call(Method::POST, "/members", Some(&form), &what)
-            .await
-        {
-            Err(error) if lost_race(&error) => {
-                self.call(Method::POST, "/members", Some(&form), &what)
-                    .await?
-            }
-            answer => answer?,
-        };
+            .await?;
         match status {
             StatusCode::CONFLICT => Ok(Joined::AlreadyMember),
             StatusCode::ACCEPTED => Ok(Joined::Pending(

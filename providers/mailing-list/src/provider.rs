@@ -4,22 +4,24 @@
 //! Properties: `display_name`, `delivery_mode` and `subscribed` (a boolean, typically an
 //! order status through a value map: `false` unsubscribes).
 
-use crate::backend::{AdmissionPolicy, Joined, ListBackend, Member};
+use crate::backend::{AdmissionPolicy, ListBackend};
+use crate::settle::{Address, Settled, Wish};
+use chrono::{DateTime, Utc};
+use outsync_core::ledger::with_key_locked;
 use outsync_core::mapping::ObjectMapping;
 use outsync_core::{
-    MappedObjects, ObjectRef, OutboundSyncProvider, SourceObject, SyncAction, SyncError,
-    SyncOutcome, SyncRequest, async_trait,
+    ExternalKey, ExternalLedger, Holder, MappedObjects, ObjectRef, OutboundSyncProvider,
+    SourceObject, SyncError, SyncOutcome, SyncRequest, async_trait,
 };
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The provider's identifier.
 pub const IDENTIFIER: &str = <MailingListProvider as outsync_core::ProviderType>::IDENTIFIER;
 
 /// The properties a mapping may set.
-pub const PROPERTIES: [&str; 3] = ["display_name", "delivery_mode", "subscribed"];
+pub const PROPERTIES: [&str; 4] = ["display_name", "delivery_mode", "subscribed", "consent_at"];
 
 /// How the provider treats people and lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,23 +29,18 @@ pub struct MembershipPolicy {
     /// How new members are admitted.
     pub admission: AdmissionPolicy,
     /// Subscribe again people who left the list by themselves (or were removed in the list
-    /// service) after outsync had subscribed them. Off by default: leaving is respected.
+    /// service) after outsync had subscribed them, even without newer consent (a mapped
+    /// `consent_at`). Off by default: leaving is respected.
     pub resubscribe_leavers: bool,
     /// Recoverable failures before a job stops as `exceeded` (0 = the default, 10).
     pub max_attempts: u32,
 }
-
-/// Rosters read during one object's sync, by list.
-type Rosters = HashMap<String, Vec<Member>>;
 
 /// Keeps list members in step with the source.
 #[derive(Debug)]
 pub struct MailingListProvider {
     backend: Arc<dyn ListBackend>,
     policy: MembershipPolicy,
-    /// One roster read per object and list: filled by the first call of an object's sync,
-    /// dropped by `finalize_sync`.
-    rosters: Mutex<HashMap<ObjectRef, (Instant, Rosters)>>,
 }
 
 impl MailingListProvider {
@@ -52,11 +49,7 @@ impl MailingListProvider {
     /// with [`ProviderType::configure`](outsync_core::ProviderType::configure), which also
     /// checks that the mappings set only [`PROPERTIES`].
     pub fn new(backend: Arc<dyn ListBackend>, policy: MembershipPolicy) -> Self {
-        Self {
-            backend,
-            policy,
-            rosters: Mutex::default(),
-        }
+        Self { backend, policy }
     }
 
     /// Refuses a mapping that sets a field other than [`PROPERTIES`], naming it.
@@ -75,44 +68,49 @@ impl MailingListProvider {
         Ok(())
     }
 
-    fn cached_roster(&self, object: &ObjectRef, list: &str) -> Option<Vec<Member>> {
-        let rosters = self
-            .rosters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rosters
-            .get(object)
-            .and_then(|(_, lists)| lists.get(list).cloned())
+    fn address<'a>(&'a self, ledger: &'a dyn ExternalLedger, key: &'a ExternalKey) -> Address<'a> {
+        Address {
+            backend: self.backend.as_ref(),
+            policy: &self.policy,
+            ledger,
+            list: &key.object_type,
+            email: &key.id,
+            key,
+        }
     }
 
-    fn remember(&self, object: &ObjectRef, list: &str, update: impl FnOnce(&mut Vec<Member>)) {
-        let mut rosters = self
-            .rosters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Entries of syncs that failed (and so were not finalized) expire.
-        rosters.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(600));
-        let entry = rosters
-            .entry(object.clone())
-            .or_insert_with(|| (Instant::now(), HashMap::new()));
-        update(entry.1.entry(list.to_owned()).or_default());
-    }
-
-    async fn member(
+    /// `holder` lets go of `key`: settles the address on its turn, then forgets the
+    /// holding (kept if settling failed, so that the next try settles it again).
+    async fn let_go(
         &self,
+        ledger: &dyn ExternalLedger,
+        holder: &Holder,
+        key: &ExternalKey,
+    ) -> Result<Settled, SyncError> {
+        with_key_locked(ledger, key, async {
+            let settled = self.address(ledger, key).settle(holder, None).await?;
+            ledger.release(holder, key).await?;
+            Ok(settled)
+        })
+        .await
+    }
+
+    /// Lets go of every holding of `object` except those in `kept` (mapping, child, key).
+    async fn let_go_of_the_rest(
+        &self,
+        ledger: &dyn ExternalLedger,
         object: &ObjectRef,
-        list: &str,
-        email: &str,
-    ) -> Result<Option<Member>, SyncError> {
-        let roster = match self.cached_roster(object, list) {
-            Some(roster) => roster,
-            None => {
-                let roster = self.backend.roster(list).await?;
-                self.remember(object, list, |cached| *cached = roster.clone());
-                roster
+        kept: &BTreeSet<(String, String, ExternalKey)>,
+    ) -> Result<(), SyncError> {
+        for (holder, key) in ledger.holdings_of(object).await? {
+            let confirmed = (holder.mapping.clone(), holder.child.clone(), key.clone());
+            if !kept.contains(&confirmed) {
+                self.let_go(ledger, &holder, &key)
+                    .await
+                    .map_err(|error| error.in_context(&format!("{holder} let go of {key}")))?;
             }
-        };
-        Ok(roster.into_iter().find(|member| member.email == email))
+        }
+        Ok(())
     }
 }
 
@@ -121,6 +119,7 @@ struct Wanted {
     display_name: Option<String>,
     delivery_mode: Option<String>,
     subscribed: bool,
+    consent_at: Option<DateTime<Utc>>,
 }
 
 fn wanted(request: &SyncRequest<'_>) -> Result<Wanted, SyncError> {
@@ -128,7 +127,9 @@ fn wanted(request: &SyncRequest<'_>) -> Result<Wanted, SyncError> {
         display_name: None,
         delivery_mode: None,
         subscribed: true,
+        consent_at: None,
     };
+    let mapping = request.mapping.id();
     for property in &request.properties {
         let text = match &property.value {
             Value::String(text) => Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
@@ -138,14 +139,14 @@ fn wanted(request: &SyncRequest<'_>) -> Result<Wanted, SyncError> {
         match &*property.external_field {
             "display_name" => wanted.display_name = text,
             "delivery_mode" => wanted.delivery_mode = text,
+            "consent_at" => wanted.consent_at = consent_time(mapping, &property.value)?,
             "subscribed" => {
                 wanted.subscribed = match &property.value {
                     Value::Bool(flag) => *flag,
                     Value::Null => true,
                     other => {
                         return Err(SyncError::config(format!(
-                            "mapping {}: \"subscribed\" must be true or false (map the field's values with a value map), got {other}",
-                            request.mapping.id()
+                            "mapping {mapping}: \"subscribed\" must be true or false (map the field's values with a value map), got {other}"
                         )));
                     }
                 };
@@ -156,13 +157,46 @@ fn wanted(request: &SyncRequest<'_>) -> Result<Wanted, SyncError> {
     Ok(wanted)
 }
 
-fn info(subscribed: bool, member: Option<&Member>, note: Option<&str>) -> Value {
-    let mut info = json!({"subscribed": subscribed});
-    if let Some(member) = member {
+/// Reads a `consent_at` value: an RFC 3339 time, a date (midnight UTC) or seconds since
+/// the epoch; null or empty means no consent was recorded.
+fn consent_time(mapping: &str, value: &Value) -> Result<Option<DateTime<Utc>>, SyncError> {
+    let parsed = match value {
+        Value::Null => return Ok(None),
+        Value::String(text) if text.trim().is_empty() => return Ok(None),
+        Value::String(text) => DateTime::parse_from_rfc3339(text.trim())
+            .map(|time| time.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .ok()
+                    .and_then(|date| date.and_hms_opt(0, 0, 0))
+                    .map(|time| time.and_utc())
+            }),
+        Value::Number(number) => number
+            .as_f64()
+            .and_then(|seconds| DateTime::from_timestamp_millis((seconds * 1000.0) as i64)),
+        _ => None,
+    };
+    parsed.map(Some).ok_or_else(|| {
+        SyncError::permanent(format!(
+            "mapping {mapping}, field \"consent_at\": {value} is not a time (use RFC 3339, a YYYY-MM-DD date or seconds since the epoch)"
+        ))
+    })
+}
+
+fn info(list: &str, email: &str, holds: bool, settled: &Settled) -> Value {
+    let mut info = json!({
+        "list": list,
+        "address": email,
+        "subscribed": holds,
+        "member": settled.member.is_some(),
+        "holders": settled.holders,
+    });
+    if let Some(member) = &settled.member {
         info["member_id"] = json!(member.id);
     }
-    if let Some(note) = note {
-        info["note"] = json!(note);
+    if let Some(remark) = &settled.remark {
+        info["note"] = json!(remark);
     }
     info
 }
@@ -188,97 +222,78 @@ impl OutboundSyncProvider for MailingListProvider {
         let list = request.mapping.external_object_type();
         let email = request.id_value.trim().to_lowercase();
         let wanted = wanted(&request)?;
-        let member = self.member(request.object, list, &email).await?;
-        let outcome = |action: SyncAction, info: Value| {
-            Some(SyncOutcome::new(action, &request).with_info(info))
-        };
-
-        let Some(member) = member else {
-            if !wanted.subscribed {
-                return Ok(outcome(SyncAction::NothingToDo, info(false, None, None)));
-            }
-            // Subscribed by us before and gone now: the person left (or a list admin
-            // removed them). Respect it unless told otherwise.
-            let we_subscribed = request
+        let ledger = request.ledger;
+        let key = ExternalKey::new(list, email.as_str());
+        let holder = Holder::new(
+            request.object.clone(),
+            request.mapping.id(),
+            request.inputs.child_key().to_string(),
+        );
+        let settled = if wanted.subscribed {
+            let earlier_member_id = request
                 .previous
-                .is_some_and(|previous| previous.info.get("subscribed") == Some(&json!(true)));
-            if we_subscribed && !self.policy.resubscribe_leavers {
-                return Ok(outcome(
-                    SyncAction::NothingToDo,
-                    info(true, None, Some("left the list; not subscribed again")),
-                ));
-            }
-            let joined = self
-                .backend
-                .subscribe(
-                    list,
-                    &email,
-                    wanted.display_name.as_deref(),
-                    self.policy.admission,
-                )
-                .await?;
-            return match joined {
-                Joined::Member(member) => {
-                    if let Some(mode) = wanted.delivery_mode.as_deref().filter(|m| *m != "regular")
-                    {
-                        self.backend.set_delivery_mode(&member, mode).await?;
-                    }
-                    let stored = member.clone();
-                    self.remember(request.object, list, |roster| roster.push(stored));
-                    Ok(outcome(SyncAction::Create, info(true, Some(&member), None)))
-                }
-                Joined::Pending(token) => Ok(outcome(
-                    SyncAction::Pending,
-                    json!({"subscribed": true, "pending_token": token}),
-                )),
-                Joined::AlreadyMember => {
-                    // Subscribed meanwhile (another object with the same address).
-                    let found = self.backend.find(list, &email).await?;
-                    Ok(outcome(
-                        SyncAction::NothingToDo,
-                        info(true, found.as_ref(), None),
-                    ))
-                }
+                .and_then(|previous| previous.info.get("member_id"))
+                .and_then(Value::as_str);
+            let wish = Wish {
+                display_name: wanted.display_name.as_deref(),
+                delivery_mode: wanted.delivery_mode.as_deref(),
+                consent_at: wanted.consent_at,
+                earlier_member_id,
             };
-        };
-
-        if !wanted.subscribed {
-            self.backend.unsubscribe(&member).await?;
-            self.remember(request.object, list, |roster| {
-                roster.retain(|m| m.email != email)
-            });
-            return Ok(outcome(SyncAction::Delete, info(false, None, None)));
-        }
-        let mut changed = false;
-        if let Some(name) = wanted.display_name.as_deref()
-            && member.display_name.as_deref() != Some(name)
-        {
-            self.backend.set_display_name(&member, name).await?;
-            changed = true;
-        }
-        if let Some(mode) = wanted.delivery_mode.as_deref()
-            && member.delivery_mode.as_deref() != Some(mode)
-        {
-            self.backend.set_delivery_mode(&member, mode).await?;
-            changed = true;
-        }
-        let action = if changed {
-            SyncAction::Update
+            with_key_locked(ledger, &key, async {
+                ledger.hold(&holder, &key).await?;
+                self.address(ledger, &key)
+                    .settle(&holder, Some(&wish))
+                    .await
+            })
+            .await?
         } else {
-            SyncAction::NothingToDo
+            self.let_go(ledger, &holder, &key).await?
         };
-        Ok(outcome(action, info(true, Some(&member), None)))
+        let info = info(list, &email, wanted.subscribed, &settled);
+        Ok(Some(
+            SyncOutcome::new(settled.action, &request).with_info(info),
+        ))
     }
 
+    /// Lets go of the addresses the object held before and no longer does: a corrected
+    /// e-mail address, a removed position, an emptied address field.
     async fn finalize_sync(
         &self,
         object: &SourceObject<'_>,
-        _mapped: &MappedObjects,
+        mapped: &MappedObjects,
     ) -> Result<(), SyncError> {
-        self.rosters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(object.reference);
-        Ok(())
+        let mut kept = BTreeSet::new();
+        for (mapping, results) in mapped.iter() {
+            for result in results {
+                let info = &result.outcome.info;
+                if info.get("subscribed") != Some(&json!(true)) {
+                    continue;
+                }
+                let (Some(list), Some(email)) = (
+                    info.get("list").and_then(Value::as_str),
+                    info.get("address").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                kept.insert((
+                    mapping.to_owned(),
+                    result.child.to_string(),
+                    ExternalKey::new(list, email),
+                ));
+            }
+        }
+        self.let_go_of_the_rest(object.ledger, object.reference, &kept)
+            .await
+    }
+
+    /// The object is gone: it lets go of every address it held.
+    async fn object_missing(
+        &self,
+        object: &ObjectRef,
+        ledger: &dyn ExternalLedger,
+    ) -> Result<(), SyncError> {
+        self.let_go_of_the_rest(ledger, object, &BTreeSet::new())
+            .await
     }
 }

@@ -39,6 +39,27 @@ impl MemoryLists {
         Ok(())
     }
 
+    /// Every membership of the list, by address (twice if held twice).
+    fn emails(&self) -> Vec<String> {
+        let lists = self.members.lock().unwrap();
+        let mut emails: Vec<String> = lists
+            .get(LIST)
+            .into_iter()
+            .flatten()
+            .map(|member| member.email.clone())
+            .collect();
+        emails.sort();
+        emails
+    }
+
+    /// Removes `email` as its owner would, behind outsync's back.
+    fn remove(&self, email: &str) {
+        let mut lists = self.members.lock().unwrap();
+        lists
+            .values_mut()
+            .for_each(|roster| roster.retain(|m| m.email != email));
+    }
+
     fn edit(&self, member: &Member, change: impl FnOnce(&mut Member)) {
         self.writes.fetch_add(1, Ordering::SeqCst);
         let mut lists = self.members.lock().unwrap();
@@ -66,9 +87,12 @@ impl ListBackend for MemoryLists {
             .unwrap_or_default())
     }
 
-    async fn find(&self, list: &str, email: &str) -> Result<Option<Member>, SyncError> {
+    async fn find(&self, list: &str, email: &str) -> Result<Vec<Member>, SyncError> {
         let roster = self.roster(list).await?;
-        Ok(roster.into_iter().find(|member| member.email == email))
+        Ok(roster
+            .into_iter()
+            .filter(|member| member.email == email)
+            .collect())
     }
 
     async fn subscribe(
@@ -164,7 +188,8 @@ fn schema() -> Arc<SourceSchema> {
     let schema = r#"{"models": [{"name": "Order", "id_path": "code"}], "fields": [
       {"key": "email", "type": "string", "model": "Order", "path": "email"},
       {"key": "name", "type": "string", "model": "Order", "path": "name"},
-      {"key": "status", "type": "enum", "model": "Order", "path": "status", "options": ["n", "p", "c"]}]}"#;
+      {"key": "status", "type": "enum", "model": "Order", "path": "status", "options": ["n", "p", "c"]},
+      {"key": "consent", "type": "string", "model": "Order", "path": "consent"}]}"#;
     Arc::new(SourceSchema::from_json(schema, &ComputedFields::new()).unwrap())
 }
 
@@ -174,7 +199,8 @@ fn mappings() -> Value {
             "property_mappings": [
                 {"source_field": "name", "external_field": "display_name"},
                 {"source_field": "status", "external_field": "subscribed",
-                 "value_map": {"n": true, "p": true, "c": false}}]}])
+                 "value_map": {"n": true, "p": true, "c": false}},
+                {"source_field": "consent", "external_field": "consent_at"}]}])
 }
 
 fn provider(lists: Arc<MemoryLists>) -> ConfiguredProvider {
@@ -205,22 +231,174 @@ fn the_framework_refuses_a_mapping_that_sets_an_unknown_member_field() {
     assert_eq!(
         error.unwrap_err().messages(),
         [
-            "mapping buyers, entry 1, field \"phone\": a mailing list member has only display_name, delivery_mode, subscribed"
+            "mapping buyers, entry 1, field \"phone\": a mailing list member has only display_name, delivery_mode, subscribed, consent_at"
         ]
     );
 }
 
 #[tokio::test]
-async fn the_concurrency_scenario_sees_a_service_that_adds_an_address_twice() {
+async fn a_service_that_would_add_an_address_twice_still_holds_it_once() {
+    // The service adds an address again on every subscription; two jobs holding it at once
+    // take turns on the address, so the second finds the first one's membership.
     let lists = Arc::new(MemoryLists::default());
     lists.duplicates.store(true, Ordering::SeqCst);
     let provider = provider(lists.clone());
-    let failure = Scenarios::new(&provider, lists.as_ref(), &Orders, "naive")
+    Scenarios::new(&provider, lists.as_ref(), &Orders, "naive")
         .concurrent_shared_object()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_address_twice_on_the_list_is_brought_back_to_one_membership() {
+    let lists = Arc::new(MemoryLists::default());
+    lists.duplicates.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        lists
+            .subscribe(LIST, "twice@example.org", None, AdmissionPolicy::default())
+            .await
+            .unwrap();
+    }
+    let provider = provider(lists.clone());
+    sync(&provider, "T", "twice@example.org", "p", None).await;
+    assert_eq!(lists.emails(), ["twice@example.org"]);
+}
+
+/// Syncs order `code` of buyer `email` with `status` (and `consent_at`).
+async fn sync(
+    provider: &ConfiguredProvider,
+    code: &str,
+    email: &str,
+    status: &str,
+    consent_at: Option<&str>,
+) -> outsync_core::ObjectSyncReport {
+    let data = json!({"code": code, "email": email, "name": "Buyer", "status": status,
+                      "consent": consent_at});
+    outsync_core::sync_object(provider, &ObjectRef::new("Order", code), &data)
+        .await
+        .unwrap()
+}
+
+fn note_of(report: &outsync_core::ObjectSyncReport) -> Option<String> {
+    report.mapped_objects.get("buyers")[0]
+        .outcome
+        .info
+        .get("note")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn an_address_stays_while_any_live_order_holds_it() {
+    let lists = Arc::new(MemoryLists::default());
+    let provider = provider(lists.clone());
+    sync(&provider, "A", "x@example.org", "p", None).await;
+    sync(&provider, "B", "x@example.org", "p", None).await;
+    let report = sync(&provider, "A", "x@example.org", "c", None).await;
+    assert_eq!(
+        report.mapped_objects.get("buyers")[0].outcome.info["holders"],
+        1
+    );
+    assert_eq!(lists.emails(), ["x@example.org"], "B still holds it");
+    sync(&provider, "B", "x@example.org", "c", None).await;
+    assert!(lists.emails().is_empty(), "the last holder let go");
+    sync(&provider, "A", "x@example.org", "p", None).await;
+    assert_eq!(
+        lists.emails(),
+        ["x@example.org"],
+        "outsync removed it, nobody left: a reactivated order subscribes again"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_address_moves_and_a_deleted_order_lets_go() {
+    let lists = Arc::new(MemoryLists::default());
+    let provider = provider(lists.clone());
+    sync(&provider, "A", "old@example.org", "p", None).await;
+    sync(&provider, "A", "new@example.org", "p", None).await;
+    assert_eq!(lists.emails(), ["new@example.org"]);
+    let ledger = provider.memory_ledger();
+    provider
+        .provider()
+        .object_missing(&ObjectRef::new("Order", "A"), ledger.as_ref())
+        .await
+        .unwrap();
+    assert!(lists.emails().is_empty(), "a deleted order lets go");
+}
+
+#[tokio::test]
+async fn a_leaver_comes_back_only_with_newer_consent() {
+    let lists = Arc::new(MemoryLists::default());
+    let provider = provider(lists.clone());
+    sync(&provider, "A", "l@example.org", "p", Some("2020-01-01")).await;
+    lists.remove("l@example.org");
+    let report = sync(&provider, "A", "l@example.org", "p", Some("2020-01-01")).await;
+    assert!(lists.emails().is_empty());
+    let note = note_of(&report).unwrap();
+    assert!(note.starts_with("left the list (noticed "), "{note}");
+    // Another order of the same person without consent does not bring them back.
+    sync(&provider, "B", "l@example.org", "p", None).await;
+    assert!(lists.emails().is_empty(), "leaving is respected");
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
+    sync(&provider, "B", "l@example.org", "p", Some(&later)).await;
+    assert_eq!(
+        lists.emails(),
+        ["l@example.org"],
+        "consent newer than leaving"
+    );
+}
+
+#[tokio::test]
+async fn a_member_outsync_did_not_subscribe_is_left_alone() {
+    let lists = Arc::new(MemoryLists::default());
+    lists
+        .subscribe(LIST, "own@example.org", None, AdmissionPolicy::default())
+        .await
+        .unwrap();
+    let provider = provider(lists.clone());
+    sync(&provider, "A", "own@example.org", "p", None).await;
+    let report = sync(&provider, "A", "own@example.org", "c", None).await;
+    assert_eq!(lists.emails(), ["own@example.org"]);
+    assert_eq!(
+        note_of(&report).as_deref(),
+        Some("a member outsync did not subscribe; left as it is")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_unsubscription_is_finished_on_the_next_try() {
+    let lists = Arc::new(MemoryLists::default());
+    let provider = provider(lists.clone());
+    sync(&provider, "A", "old@example.org", "p", None).await;
+    lists.unavailable.store(true, Ordering::SeqCst);
+    let data = json!({"code": "A", "email": "new@example.org", "name": "Buyer", "status": "p"});
+    let reference = ObjectRef::new("Order", "A");
+    outsync_core::sync_object(&provider, &reference, &data)
+        .await
+        .unwrap_err();
+    lists.unavailable.store(false, Ordering::SeqCst);
+    outsync_core::sync_object(&provider, &reference, &data)
+        .await
+        .unwrap();
+    assert_eq!(
+        lists.emails(),
+        ["new@example.org"],
+        "the old address, let go of during the outage, leaves on the next try"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_consent_time_names_the_mapping_and_the_value() {
+    let lists = Arc::new(MemoryLists::default());
+    let provider = provider(lists.clone());
+    let data = json!({"code": "A", "email": "a@example.org", "name": "Buyer", "status": "p",
+                      "consent": "yesterday"});
+    let error = outsync_core::sync_object(&provider, &ObjectRef::new("Order", "A"), &data)
         .await
         .unwrap_err();
     assert_eq!(
-        failure.message,
-        "the target holds 2 records for \"naive-shared@example.org\", expected exactly 1"
+        error.messages()[0],
+        "mapping buyers: mapping buyers, field \"consent_at\": \"yesterday\" is not a time (use RFC 3339, a YYYY-MM-DD date or seconds since the epoch)"
     );
+    assert!(lists.emails().is_empty());
 }

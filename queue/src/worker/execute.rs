@@ -150,13 +150,18 @@ async fn run_task(
         (None, Some(source)) => match source.load_for(&job.provider, &job.object).await? {
             Some(data) => data,
             None => {
-                provider.provider().object_missing(&job.object).await?;
+                let ledger = context.ledger(&job.provider);
+                provider
+                    .provider()
+                    .object_missing(&job.object, ledger.as_ref())
+                    .await?;
                 return Ok(TaskResult::Missing);
             }
         },
     };
     let mut options = SyncOptions {
         force: job.force,
+        ledger: Some(context.ledger(&job.provider)),
         ..SyncOptions::default()
     };
     if provider.wants_previous_results() {

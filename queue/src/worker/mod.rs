@@ -27,6 +27,8 @@ use tokio::task::JoinSet;
 pub(crate) struct WorkerContext {
     pub(crate) db: DatabaseConnection,
     pub(crate) providers: HashMap<String, Arc<ConfiguredProvider>>,
+    /// Each provider's external-object ledger in the queue's database.
+    pub(crate) ledgers: HashMap<String, Arc<dyn outsync_core::ExternalLedger>>,
     pub(crate) gates: HashMap<String, ProviderGate>,
     /// Where objects of jobs without a snapshot are loaded from (set by `with_source`).
     pub(crate) source: std::sync::RwLock<Option<Arc<dyn ObjectSource>>>,
@@ -41,6 +43,14 @@ pub(crate) struct WorkerContext {
 }
 
 impl WorkerContext {
+    /// `provider_id`'s ledger (every provider the worker runs has one).
+    pub(crate) fn ledger(&self, provider_id: &str) -> Arc<dyn outsync_core::ExternalLedger> {
+        self.ledgers
+            .get(provider_id)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(outsync_core::MemoryLedger::default()))
+    }
+
     /// The attempts a job of `provider_id` may make: the worker's setting for the provider,
     /// else the provider's own.
     pub(crate) fn max_attempts(&self, provider_id: &str, provider: &ConfiguredProvider) -> u32 {
@@ -92,9 +102,17 @@ impl Worker {
             .collect();
         let mut provider_ids: Vec<String> = providers.keys().cloned().collect();
         provider_ids.sort();
+        let ledgers = provider_ids
+            .iter()
+            .map(|id| {
+                let ledger: Arc<dyn outsync_core::ExternalLedger> = Arc::new(queue.ledger(&db, id));
+                (id.clone(), ledger)
+            })
+            .collect();
         let context = Arc::new(WorkerContext {
             db: db.clone(),
             providers,
+            ledgers,
             gates,
             source: std::sync::RwLock::new(None),
             config,

@@ -7,6 +7,7 @@ mod clocks;
 mod evaluate;
 mod faults;
 mod mailing_list;
+mod mailing_list_people;
 mod mapping_load;
 mod queue_enqueue;
 mod queue_operator;

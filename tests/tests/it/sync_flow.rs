@@ -282,6 +282,7 @@ async fn unchanged_payloads_are_skipped_when_the_provider_turns_it_on() {
     let options = |force| SyncOptions {
         force,
         previous: previous_of(&first),
+        ..SyncOptions::default()
     };
 
     let same = sync_object_with(&configured, &order_ref(), &pending_order(), &options(false))
@@ -342,6 +343,7 @@ async fn payloads_are_not_skipped_unless_asked_or_when_the_target_has_not_applie
     let options = SyncOptions {
         force: false,
         previous: previous_of(&first),
+        ..SyncOptions::default()
     };
     let again = sync_object_with(&configured, &order_ref(), &pending_order(), &options)
         .await
