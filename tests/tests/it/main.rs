@@ -6,6 +6,7 @@ mod basket_queue;
 mod clocks;
 mod evaluate;
 mod faults;
+mod ledger;
 mod mailing_list;
 mod mailing_list_people;
 mod mapping_load;
