@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# Installs and runs a GNU Mailman 3 core for outsync's integration tests.
+# Installs and runs a GNU Mailman 3 core for outsync's integration tests and benchmark:
 #
-#   scripts/mailman.sh install   # virtualenv with mailman (SQLAlchemy < 2.1) and a config
-#   scripts/mailman.sh start     # start it (REST API on 127.0.0.1:$OUTSYNC_MAILMAN_PORT, default 8001)
-#   scripts/mailman.sh stop      # stop it
-#   scripts/mailman.sh url       # print the REST URL with credentials, for OUTSYNC_TEST_MAILMAN_URL
-#   scripts/mailman.sh addmembers LIST FILE   # bulk-add the addresses in FILE (one per line)
-#   scripts/mailman.sh log       # print the path of Mailman's log (one line per REST request)
+#   scripts/mailman.sh install|start|stop|restart|url|log
+#   scripts/mailman.sh addmembers LIST FILE
 #
-# Everything lives in $OUTSYNC_MAILMAN_DIR (default: target/mailman). No MTA is needed: list
-# creation uses Mailman's null MTA.
+# The book's mailing-list chapter ("Running Mailman for tests and the example") describes
+# each command and the environment variables that place the server.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${OUTSYNC_MAILMAN_DIR:-$here/target/mailman}

@@ -178,7 +178,7 @@ async fn main() {
     let db = connect(&format!("sqlite://{}?mode=rwc", dir.join("q.db").display()))
         .await
         .expect("queue");
-    let queue = Queue::for_providers(&[provider.clone()]);
+    let queue = Queue::for_providers(std::slice::from_ref(&provider));
     let config = WorkerConfig {
         concurrency: CONCURRENCY,
         ..WorkerConfig::default()

@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod commands;
 mod dashboard;
+mod mailing_list;
 mod safe_operation;
 mod scale;
 mod secrets_and_limits;
