@@ -63,6 +63,9 @@ pub enum QueueError {
         /// What is wrong.
         problem: String,
     },
+    /// A request to the operator API is malformed (a page position, a filter).
+    #[error("{0}")]
+    Invalid(String),
     /// A job's stored data is unreadable.
     #[error("job {job}: {problem}")]
     Corrupt {

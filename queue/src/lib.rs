@@ -21,6 +21,7 @@
 //! ```
 
 mod admission;
+mod bulk;
 mod clock;
 mod connect;
 mod db_clock;
@@ -36,6 +37,7 @@ mod operator;
 mod outcome;
 mod retry;
 mod rounds;
+mod select;
 pub(crate) mod sql;
 pub(crate) mod store;
 pub(crate) mod unknown;
@@ -51,10 +53,11 @@ pub use error::QueueError;
 pub use job::{Job, JobState, StateFilter};
 pub use ledger::QueueLedger;
 pub use migration::Migrator;
-pub use operator::{JobFilter, ObjectState, QueueStats};
+pub use operator::{ObjectState, QueueStats};
 pub use outcome::RunOutcome;
 pub use retry::{LeaseExpiry, RetryPolicy};
 pub use rounds::{ROUNDS_KEPT, Round};
+pub use select::{JobFilter, JobPage, JobSort};
 pub use views::{Run, RunDurations, StoredResult};
 pub use worker::{ProviderLimits, UnknownProviders, WorkSummary, Worker, WorkerConfig};
 

@@ -3,32 +3,13 @@
 use super::Queue;
 use super::entity::{sync_queue, sync_result};
 use super::error::QueueError;
-use super::job::{Job, JobState, StateFilter};
-use super::outcome::RunOutcome;
+use super::job::Job;
+use super::select::JobFilter;
 use super::sql::{get, statement};
-use super::store::{RunRecord, insert_runs};
 use super::views::{Run, StoredResult};
 use outsync_core::ObjectRef;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::BTreeMap;
-
-/// Which jobs to list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobFilter {
-    /// Only jobs in this state.
-    pub state: Option<StateFilter>,
-    /// Only jobs of this provider.
-    pub provider: Option<String>,
-    /// Only jobs of this object.
-    pub object: Option<ObjectRef>,
-    /// At most this many (0 = 100).
-    pub limit: u64,
-    /// Skip this many.
-    pub offset: u64,
-}
 
 /// Everything the queue knows about one object: its jobs, stored results and latest runs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,59 +48,12 @@ impl QueueStats {
 }
 
 impl Queue {
-    /// Lists jobs, oldest first.
-    pub async fn list_jobs<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        filter: &JobFilter,
-    ) -> Result<Vec<Job>, QueueError> {
-        use sync_queue::Column;
-        let mut query = sync_queue::Entity::find().order_by_asc(Column::Id);
-        let pending = |query: sea_orm::Select<sync_queue::Entity>| {
-            query
-                .filter(Column::LeaseOwner.is_null())
-                .filter(Column::FailureMode.is_null())
-        };
-        query = match filter.state {
-            None => query,
-            Some(StateFilter::Is(JobState::Pending)) => {
-                pending(query).filter(Column::SnoozedSince.is_null())
-            }
-            Some(StateFilter::Is(JobState::Snoozed)) => {
-                pending(query).filter(Column::SnoozedSince.is_not_null())
-            }
-            Some(StateFilter::Is(JobState::Running)) => {
-                query.filter(Column::LeaseOwner.is_not_null())
-            }
-            Some(StateFilter::Stopped) => query.filter(Column::FailureMode.is_not_null()),
-            Some(StateFilter::Is(JobState::Stopped(mode))) => {
-                query.filter(Column::FailureMode.eq(mode.as_str()))
-            }
-        };
-        if let Some(provider) = &filter.provider {
-            query = query.filter(Column::Provider.eq(provider.as_str()));
-        }
-        if let Some(object) = &filter.object {
-            query = query
-                .filter(Column::ObjectType.eq(object.object_type.as_str()))
-                .filter(Column::ObjectId.eq(object.id.as_str()));
-        }
-        let limit = if filter.limit == 0 { 100 } else { filter.limit };
-        let rows = query
-            .offset(filter.offset)
-            .limit(limit)
-            .all(conn)
-            .await
-            .map_err(QueueError::db("listing jobs"))?;
-        Ok(rows.into_iter().map(Job::from).collect())
-    }
-
     /// One job.
     pub async fn job<C: ConnectionTrait>(&self, conn: &C, id: i64) -> Result<Job, QueueError> {
         self.job_row(conn, id).await.map(Job::from)
     }
 
-    async fn job_row<C: ConnectionTrait>(
+    pub(crate) async fn job_row<C: ConnectionTrait>(
         &self,
         conn: &C,
         id: i64,
@@ -129,95 +63,6 @@ impl Queue {
             .await
             .map_err(QueueError::db("reading a job"))?
             .ok_or(QueueError::JobNotFound(id))
-    }
-
-    /// Makes a job due now: a stopped job loses its failure mode and attempt count (the
-    /// operator fixed the cause), a scheduled one skips its wait. If the object has another
-    /// pending job, that one is made due and this one removed (one pending job per
-    /// object). A running job is left alone.
-    pub async fn retry(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
-        let job = self.job_row(conn, id).await?;
-        if job.lease_owner.is_some() {
-            return Ok(());
-        }
-        let now = self.now_ms();
-        let tx = super::sql::begin_write(conn)
-            .await
-            .map_err(QueueError::db("starting a transaction"))?;
-        let sibling = tx
-            .query_one_raw(statement(
-                &tx,
-                "SELECT id FROM sync_queue WHERE provider = $1 AND object_type = $2 AND object_id = $3 \
-                 AND lease_owner IS NULL AND failure_mode IS NULL AND id <> $4",
-                vec![job.provider.as_str().into(), job.object_type.as_str().into(), job.object_id.as_str().into(), id.into()],
-            ))
-            .await
-            .map_err(QueueError::db("retrying a job"))?;
-        if let Some(sibling) = sibling {
-            let sibling_id: i64 = get(&sibling, "id").map_err(QueueError::db("retrying a job"))?;
-            tx.execute_raw(statement(
-                &tx,
-                "DELETE FROM sync_queue WHERE id = $1",
-                vec![id.into()],
-            ))
-            .await
-            .map_err(QueueError::db("retrying a job"))?;
-            tx.execute_raw(statement(
-                &tx,
-                "UPDATE sync_queue SET not_before = $1, failed_attempts = 0 WHERE id = $2",
-                vec![now.into(), sibling_id.into()],
-            ))
-            .await
-            .map_err(QueueError::db("retrying a job"))?;
-        } else {
-            tx.execute_raw(statement(
-                &tx,
-                "UPDATE sync_queue SET failure_mode = NULL, failed_attempts = 0, not_before = $1 \
-                 WHERE id = $2 AND lease_owner IS NULL",
-                vec![now.into(), id.into()],
-            ))
-            .await
-            .map_err(QueueError::db("retrying a job"))?;
-        }
-        tx.commit()
-            .await
-            .map_err(QueueError::db("retrying a job"))?;
-        self.wake();
-        Ok(())
-    }
-
-    /// Removes a job, whatever its state, with a run record saying it was cancelled. A
-    /// worker still running it finds its lease gone and records nothing.
-    pub async fn cancel(&self, conn: &DatabaseConnection, id: i64) -> Result<(), QueueError> {
-        let job = self.job_row(conn, id).await?;
-        let tx = super::sql::begin_write(conn)
-            .await
-            .map_err(QueueError::db("starting a transaction"))?;
-        tx.execute_raw(statement(
-            &tx,
-            "DELETE FROM sync_queue WHERE id = $1",
-            vec![id.into()],
-        ))
-        .await
-        .map_err(QueueError::db("cancelling a job"))?;
-        let run = RunRecord {
-            at: self.now_ms(),
-            provider: job.provider,
-            object: ObjectRef::new(job.object_type, job.object_id),
-            job_id: Some(id),
-            triggered_by: Some(job.triggered_by),
-            attempt: job.failed_attempts,
-            outcome: RunOutcome::Cancelled,
-            actions: BTreeMap::new(),
-            error: job.last_error,
-            error_detail: None,
-            duration_ms: 0,
-            worker: None,
-        };
-        insert_runs(&tx, &[run]).await?;
-        tx.commit()
-            .await
-            .map_err(QueueError::db("cancelling a job"))
     }
 
     /// Counts jobs by provider and state.

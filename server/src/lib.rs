@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod dashboard;
 pub mod enqueue_body;
+mod job_filter;
 mod table;
 
 use clap::{Parser, Subcommand};

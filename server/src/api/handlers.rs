@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use outsync_core::ObjectRef;
-use outsync_queue::{JobFilter, JobState, QueueError, StateFilter, to_datetime};
+use outsync_queue::{QueueError, to_datetime};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 type Shared = State<Arc<AppState>>;
 
-fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": status.canonical_reason().unwrap_or("error"), "message": message.into()}))).into_response()
 }
 
-fn queue_problem(error: &QueueError) -> Response {
+pub(super) fn queue_problem(error: &QueueError) -> Response {
     match error {
         QueueError::JobNotFound(_) => problem(StatusCode::NOT_FOUND, error.to_string()),
+        QueueError::Invalid(_) => problem(StatusCode::BAD_REQUEST, error.to_string()),
         QueueError::Rejected { field, .. } => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             (
@@ -45,9 +46,9 @@ fn queue_problem(error: &QueueError) -> Response {
 }
 
 /// A status and a message, turned into a response by [`problem`].
-type Problem = (StatusCode, String);
+pub(super) type Problem = (StatusCode, String);
 
-fn body(payload: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
+pub(super) fn body(payload: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
     payload.map(|Json(value)| value).map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -242,36 +243,6 @@ pub(crate) async fn object(
         text,
     )
         .into_response()
-}
-
-/// `GET /api/jobs?state=&provider=&limit=`.
-pub(crate) async fn jobs(
-    State(state): Shared,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let job_state = match query.get("state").map(|text| text.parse::<StateFilter>()) {
-        None => None,
-        Some(Ok(filter)) => Some(filter),
-        Some(Err(message)) => return problem(StatusCode::BAD_REQUEST, format!("state: {message}")),
-    };
-    let limit = query
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(100u64)
-        .min(1000);
-    let filter = JobFilter {
-        state: job_state,
-        provider: query.get("provider").cloned(),
-        limit,
-        ..JobFilter::default()
-    };
-    match state.queue.list_jobs(&state.db, &filter).await {
-        Ok(jobs) => Json(json!({"jobs": jobs.iter().map(|j| json!({"id": j.id, "provider": j.provider, "object_type": j.object.object_type,
-            "object_id": j.object.id, "state": j.state.as_str(), "failed_attempts": j.failed_attempts,
-            "failure_mode": j.state.failure_mode().map(|mode| mode.as_str()), "running": j.state == JobState::Running,
-            "last_error": j.last_error, "triggered_by": j.triggered_by})).collect::<Vec<_>>()})).into_response(),
-        Err(error) => queue_problem(&error),
-    }
 }
 
 /// `POST /api/jobs/{id}/retry`.

@@ -4,6 +4,7 @@
 
 mod auth;
 mod handlers;
+mod jobs;
 mod metrics;
 
 use axum::Router;
@@ -44,7 +45,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/api/objects/{object_type}/{object_id}",
             get(handlers::object),
         )
-        .route("/api/jobs", get(handlers::jobs))
+        .route("/api/jobs", get(jobs::list))
+        .route("/api/jobs/retry", post(jobs::retry))
+        .route("/api/jobs/cancel", post(jobs::cancel))
         .route("/api/jobs/{id}/retry", post(handlers::retry))
         .route("/api/jobs/{id}/cancel", post(handlers::cancel))
         .route("/api/jobs/{id}/run", post(handlers::run_now))

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod bulk;
 mod commands;
 mod dashboard;
 mod mailing_list;

@@ -2,7 +2,7 @@
 
 use crate::queue_support::*;
 use outsync_core::SyncAction;
-use outsync_queue::RunOutcome;
+use outsync_queue::{EnqueueOptions, JobFilter, JobSort, RunOutcome, StateFilter};
 use outsync_tests::backend_test;
 use outsync_tests::scripted::{ScriptedProvider, Step};
 use std::collections::BTreeMap;
@@ -67,5 +67,69 @@ backend_test! {
             .unwrap();
         assert_eq!(pruned, 5);
         assert_eq!(queue.count_runs(&t.db).await.unwrap(), 0);
+    }
+}
+
+backend_test! {
+    async fn pages_filters_and_bulk_actions_select_the_same_jobs(t) {
+        let provider = Arc::new(ScriptedProvider::new("scripted"));
+        for code in ["P1", "P2", "P3"] {
+            provider.script(code, [Step::Permanent]);
+        }
+        let (queue, worker, _clock) = setup(&t, provider.clone(), test_config());
+        for code in ["P1", "P2", "P3"] {
+            queue.enqueue(&t.db, "scripted", &order(code), "test", snapshot(code, 1)).await.unwrap();
+        }
+        worker.drain().await.unwrap();
+        // P1 changed again after it stopped: a pending job waits beside the stopped one.
+        queue.enqueue(&t.db, "scripted", &order("P1"), "test", snapshot("P1", 2)).await.unwrap();
+        for index in 0..120 {
+            let code = format!("Q{index:03}");
+            let options = EnqueueOptions { not_before_ms: Some(START + 3_600_000), ..snapshot(&code, 1) };
+            queue.enqueue(&t.db, "scripted", &order(&code), "test", options).await.unwrap();
+        }
+
+        // Keyset pages, newest first: every pending job once, with the total on each page.
+        let mut filter = JobFilter {
+            state: Some("pending".parse().unwrap()),
+            sort: JobSort::Newest,
+            limit: 50,
+            ..JobFilter::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = queue.page_jobs(&t.db, &filter).await.unwrap();
+            assert_eq!(page.total, 121, "{:?}", t.backend);
+            seen.extend(page.jobs.iter().map(|job| job.id));
+            match page.next {
+                Some(next) => filter.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 121);
+        assert!(seen.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
+        let search = JobFilter { search: Some("q11".into()), ..JobFilter::default() };
+        assert_eq!(queue.count_jobs(&t.db, &search).await.unwrap(), 10, "Q110 to Q119");
+        let bad = JobFilter { after: Some("x".into()), ..JobFilter::default() };
+        assert!(matches!(queue.list_jobs(&t.db, &bad).await, Err(outsync_queue::QueueError::Invalid(_))));
+
+        // Retry every stopped job: P1's stopped job gives way to its pending one, made due.
+        let stopped = JobFilter { state: Some(StateFilter::Stopped), ..JobFilter::default() };
+        assert_eq!(queue.retry_matching(&t.db, &stopped).await.unwrap(), 3);
+        assert_eq!(queue.count_jobs(&t.db, &stopped).await.unwrap(), 0);
+        let p1 = queue
+            .list_jobs(&t.db, &JobFilter { object: Some(order("P1")), ..JobFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(p1.len(), 1, "one job per object: {p1:?}");
+        assert_eq!(p1[0].snapshot.as_ref().unwrap()["version"], 2, "the newer version stays");
+        assert!(p1[0].not_before <= queue.now_ms());
+
+        // Cancel a filtered selection; the rest stays.
+        let some = JobFilter { search: Some("Q0".into()), ..JobFilter::default() };
+        assert_eq!(queue.cancel_matching(&t.db, &some).await.unwrap(), 100);
+        assert_eq!(queue.count_jobs(&t.db, &JobFilter::default()).await.unwrap(), 23);
+        let runs = queue.recent_runs(&t.db, 200, None).await.unwrap();
+        assert_eq!(runs.iter().filter(|run| run.outcome == RunOutcome::Cancelled).count(), 100);
     }
 }
