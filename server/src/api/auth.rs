@@ -41,11 +41,14 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    // The scheme is case-insensitive (RFC 9110, 11.1): `bearer` is as good as `Bearer`.
     let given = request
         .headers()
         .get("authorization")
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     match given {
         Some(token) if state.token.matches(token) => next.run(request).await,
         _ => (

@@ -218,8 +218,10 @@ pub(crate) async fn object(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(|tags| {
+            // If-None-Match compares weakly (RFC 9110, 13.1.2): `W/"x"` matches `"x"`.
+            let weak = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
             tags.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+                .any(|tag| weak(tag) == weak(&etag) || tag.trim() == "*")
         })
         .unwrap_or_else(|| {
             headers

@@ -65,6 +65,27 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(handlers::healthz))
         .merge(api)
         .merge(crate::dashboard::router(state.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// Unknown paths: a JSON body, as every other API error has.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    handlers::problem(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("no such path: {}", uri.path()),
+    )
+}
+
+/// A known path with a method it does not take.
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    handlers::problem(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} does not take {method}", uri.path()),
+    )
 }

@@ -84,6 +84,17 @@ async fn the_http_api_enqueues_serves_cacheable_state_and_guards_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(statuses.last(), Some(&304), "{statuses:?}");
+    // A weak validator of the same state matches too (If-None-Match compares weakly).
+    let weak = api
+        .request(reqwest::Method::GET, "/api/objects/UserProfile/5")
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        weak.status() == 304 || weak.headers()["etag"] != etag.as_str(),
+        "a weak match of an unchanged state answers 304"
+    );
 
     let summary: serde_json::Value = api.patch("/api/syncall").await;
     assert_eq!(summary["response"], "ok", "{summary}");
@@ -356,4 +367,43 @@ async fn synlast_shows_the_schedulers_and_the_apis_rounds_and_survives_a_restart
     let one = Api::of(&again).get("/api/synlast?count=1").await;
     assert_eq!(one["data"].as_array().unwrap().len(), 1);
     assert_eq!(one["data"][0]["data"], synced["data"], "{one}");
+}
+
+#[tokio::test]
+async fn every_api_answer_is_json_and_the_scheme_may_be_lower_case() {
+    let served = serve("api-protocol");
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", served.base);
+    let lower = http
+        .get(url("/api/jobs"))
+        .header("authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200, "the scheme is case-insensitive");
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        (status, body)
+    };
+    let (status, body) = answer(
+        http.get(url("/api/no-such-thing"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["message"], "no such path: /api/no-such-thing");
+    let (status, body) = answer(
+        http.get(url("/api/jobs/retry"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert_eq!(body["message"], "/api/jobs/retry does not take GET");
 }
