@@ -195,6 +195,7 @@ impl Queue {
         tx.commit()
             .await
             .map_err(QueueError::db("committing an operator action"))?;
+        crate::metrics::observe_runs(&runs);
         if matches!(action, Action::Retry) && changed > 0 {
             self.wake();
         }

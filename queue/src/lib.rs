@@ -32,6 +32,7 @@ mod error;
 mod history;
 mod job;
 mod ledger;
+pub mod metrics;
 mod migration;
 mod operator;
 mod outcome;

@@ -65,6 +65,27 @@ impl Queue {
             .ok_or(QueueError::JobNotFound(id))
     }
 
+    /// When the longest-waiting due job became due (ms), if any job is waiting: one read of
+    /// the index of due jobs, however long the queue.
+    pub async fn oldest_due_ms<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<Option<i64>, QueueError> {
+        let row = conn
+            .query_one_raw(statement(
+                conn,
+                "SELECT MIN(not_before) AS oldest FROM sync_queue \
+                 WHERE lease_owner IS NULL AND failure_mode IS NULL AND not_before <= $1",
+                vec![self.now_ms().into()],
+            ))
+            .await
+            .map_err(QueueError::db("reading the oldest due job"))?;
+        row.map(|row| get::<Option<i64>>(&row, "oldest"))
+            .transpose()
+            .map(Option::flatten)
+            .map_err(QueueError::db("reading the oldest due job"))
+    }
+
     /// Counts jobs by provider and state.
     pub async fn stats<C: ConnectionTrait>(&self, conn: &C) -> Result<QueueStats, QueueError> {
         let rows = conn

@@ -137,6 +137,7 @@ impl Queue {
         tx.commit()
             .await
             .map_err(QueueError::db("purging a provider's jobs"))?;
+        crate::metrics::observe_runs(&runs);
         Ok(runs.len() as u64)
     }
 

@@ -197,6 +197,7 @@ async fn record_in_transaction(
     tx.commit()
         .await
         .map_err(QueueError::db("committing job results"))?;
+    crate::metrics::observe_runs(&runs);
     Ok(ours.len())
 }
 

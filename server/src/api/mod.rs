@@ -7,6 +7,8 @@ mod handlers;
 mod jobs;
 mod metrics;
 
+pub(crate) use metrics::install as install_metrics;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post};

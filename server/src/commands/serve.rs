@@ -72,6 +72,8 @@ async fn scheduler_round(
 pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
     let stop_signal = super::shutdown_signal();
     let token = api_token()?;
+    // Before the worker starts, so that /metrics counts every run.
+    crate::api::install_metrics();
     let mut config = args.worker.config.load()?;
     args.worker.options.apply_to_database(&mut config);
     let interval = config.scheduler_interval.max(1);

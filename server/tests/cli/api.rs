@@ -115,7 +115,16 @@ async fn the_http_api_enqueues_serves_cacheable_state_and_guards_itself() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("outsync_runs{provider=\"basket\",outcome=\"snoozed\"}"),
+        metrics.contains("outsync_runs_total{provider=\"basket\",outcome=\"snoozed\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE outsync_run_duration_seconds histogram")
+            && metrics.contains("outsync_run_duration_seconds_bucket{provider=\"basket\",outcome=\"snoozed\",le=\"0.005\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE outsync_oldest_due_job_age_seconds gauge"),
         "{metrics}"
     );
 

@@ -34,6 +34,16 @@ async fn seed(url: &str) {
     db.close().await.unwrap();
 }
 
+async fn metrics(api: &Api) -> String {
+    api.request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn status_and_body(request: reqwest::RequestBuilder) -> (u16, Value) {
     let answer = request.send().await.unwrap();
     (answer.status().as_u16(), answer.json().await.unwrap())
@@ -115,6 +125,12 @@ async fn the_api_pages_filters_and_acts_on_every_matching_job() {
     assert_eq!((status, body), (200, json!({"retried": 75})));
     assert_eq!(api.get("/api/jobs?failure=permanent").await["total"], 75);
 
+    let permanent_jobs = "outsync_queue_jobs{provider=\"basket\",state=\"permanent\"}";
+    assert!(
+        metrics(&api)
+            .await
+            .contains(&format!("{permanent_jobs} 75"))
+    );
     let cancel = api
         .request(reqwest::Method::POST, "/api/jobs/cancel")
         .json(&json!({"type": "Addon"}));
@@ -123,6 +139,21 @@ async fn the_api_pages_filters_and_acts_on_every_matching_job() {
         (200, json!({"cancelled": 100}))
     );
     assert_eq!(api.get("/api/jobs?type=Addon").await["total"], 0);
+    let everything = api
+        .request(reqwest::Method::POST, "/api/jobs/cancel")
+        .json(&json!({"all": true}));
+    assert_eq!(
+        status_and_body(everything).await,
+        (200, json!({"cancelled": 150}))
+    );
+    // Live counters: every cancellation counts at once; the gauge of a state that emptied
+    // reads 0 rather than its last value.
+    let after = metrics(&api).await;
+    assert!(
+        after.contains("outsync_runs_total{provider=\"basket\",outcome=\"cancelled\"} 250"),
+        "{after}"
+    );
+    assert!(after.contains(&format!("{permanent_jobs} 0")), "{after}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

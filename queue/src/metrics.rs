@@ -1,0 +1,28 @@
+//! Live run metrics through the `metrics` facade, updated as runs are recorded: the
+//! service installs a Prometheus recorder and exports them; without a recorder they cost
+//! nothing. Counters only grow (pruning run records does not lower them).
+
+use crate::outcome::RunOutcome;
+use crate::store::RunRecord;
+
+/// Runs recorded, by provider and outcome (a counter).
+pub const RUNS_TOTAL: &str = "outsync_runs_total";
+/// How long runs took, by provider and outcome, in seconds (a histogram; cancellations,
+/// which do not run, are not in it).
+pub const RUN_DURATION_SECONDS: &str = "outsync_run_duration_seconds";
+
+/// Counts `runs`, just written.
+pub(crate) fn observe_runs(runs: &[RunRecord]) {
+    for run in runs {
+        let labels = [
+            ("provider", run.provider.clone()),
+            ("outcome", run.outcome.as_str().to_owned()),
+        ];
+        metrics::counter!(RUNS_TOTAL, &labels).increment(1);
+        if run.outcome != RunOutcome::Cancelled {
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = run.duration_ms as f64 / 1000.0;
+            metrics::histogram!(RUN_DURATION_SECONDS, &labels).record(seconds);
+        }
+    }
+}
