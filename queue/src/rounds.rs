@@ -111,4 +111,56 @@ impl Queue {
         }
         Ok(counts)
     }
+
+    /// Runs per minute since `since_ms`: (minute since the epoch, succeeded, runs), by
+    /// minute; one read of the runs' time index.
+    pub async fn runs_per_minute<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, bool, u64)>, QueueError> {
+        let rows = conn
+            .query_all_raw(statement(
+                conn,
+                "SELECT at / 60000 AS minute, CASE WHEN outcome = 'success' THEN 1 ELSE 0 END AS ok, \
+                 COUNT(*) AS runs FROM sync_run WHERE at > $1 GROUP BY at / 60000, \
+                 CASE WHEN outcome = 'success' THEN 1 ELSE 0 END ORDER BY minute",
+                vec![since_ms.into()],
+            ))
+            .await
+            .map_err(QueueError::db("counting runs per minute"))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get::<i64>(row, "minute")?,
+                    get::<i32>(row, "ok")? != 0,
+                    u64::try_from(get::<i64>(row, "runs")?).unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(QueueError::db("counting runs per minute"))
+    }
+
+    /// The object types that have a job, a stored result or a run with object id `id`
+    /// (the dashboard's search by id alone).
+    pub async fn object_types_with_id<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &str,
+    ) -> Result<Vec<String>, QueueError> {
+        let rows = conn
+            .query_all_raw(statement(
+                conn,
+                "SELECT object_type FROM sync_queue WHERE object_id = $1 \
+                 UNION SELECT object_type FROM sync_result WHERE object_id = $1 \
+                 UNION SELECT object_type FROM sync_run WHERE object_id = $1 ORDER BY object_type",
+                vec![id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("finding an object by id"))?;
+        rows.iter()
+            .map(|row| get::<String>(row, "object_type"))
+            .collect::<Result<_, _>>()
+            .map_err(QueueError::db("finding an object by id"))
+    }
 }

@@ -1,38 +1,42 @@
 //! The dashboard's provider page and mapping editor: the mappings as JSON, the schema's
 //! fields, and validation of an edited mapping.
 
-use super::html::{escape, page, table};
+use super::layout::{message, page, respond};
 use super::pages::{Shared, csrf, csrf_ok};
 use crate::api::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, PreEscaped, html};
 use outsync_core::mapping::ObjectMapping;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-fn fields_by_model(state: &AppState) -> String {
-    let mut by_model: BTreeMap<&str, Vec<Vec<String>>> = BTreeMap::new();
+fn fields_by_model(state: &AppState) -> Markup {
+    let mut by_model: BTreeMap<&str, Vec<&outsync_core::schema::DataField>> = BTreeMap::new();
     for field in state.schema.fields() {
-        let options: Vec<&str> = field.options.iter().map(|o| o.value.as_str()).collect();
-        by_model.entry(field.model.as_str()).or_default().push(vec![
-            format!("<code>{}</code>", escape(&field.key)),
-            escape(&field.label),
-            escape(&field.category),
-            escape(field.field_type.as_str()),
-            escape(&options.join(", ")),
-        ]);
+        by_model
+            .entry(field.model.as_str())
+            .or_default()
+            .push(field);
     }
-    by_model
-        .into_iter()
-        .map(|(model, rows)| {
-            format!(
-                "<h3>{}</h3>{}",
-                escape(model),
-                table(&["key", "label", "category", "type", "options"], &rows)
-            )
-        })
-        .collect()
+    html! {
+        @for (model, fields) in &by_model {
+            h3 { (model) }
+            table {
+                tr { th { "key" } th { "label" } th { "category" } th { "type" } th { "options" } }
+                @for field in fields {
+                    tr {
+                        td { code { (field.key) } }
+                        td { (field.label) }
+                        td { (field.category) }
+                        td { (field.field_type.as_str()) }
+                        td { (field.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ")) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn mappings_json(mappings: &[ObjectMapping]) -> String {
@@ -42,23 +46,20 @@ fn mappings_json(mappings: &[ObjectMapping]) -> String {
 
 pub(crate) async fn provider(State(state): Shared, Path(id): Path<String>) -> Response {
     let Some(provider) = state.providers.iter().find(|p| p.identifier() == id) else {
-        return (
+        return message(
             StatusCode::NOT_FOUND,
-            Html(page(
-                "Not found",
-                &format!("<p>No provider \"{}\" is configured.</p>", escape(&id)),
-            )),
-        )
-            .into_response();
+            "Not found",
+            &format!("No provider \"{id}\" is configured."),
+        );
     };
-    let body = format!(
-        "<p><a href=\"/dashboard/providers/{}/editor\">Edit mappings</a> · max attempts {}</p><h2>Mappings</h2><pre>{}</pre><h2>Source fields</h2>{}",
-        escape(&id),
-        provider.provider().max_attempts(),
-        escape(&mappings_json(provider.mappings())),
-        fields_by_model(&state)
-    );
-    Html(page(provider.display_name(), &body)).into_response()
+    let body = html! {
+        p { a href={ "/dashboard/providers/" (id) "/editor" } { "Edit mappings" } " · max attempts " (provider.provider().max_attempts()) }
+        h2 { "Mappings" }
+        pre { (mappings_json(provider.mappings())) }
+        h2 { "Source fields" }
+        (fields_by_model(&state))
+    };
+    respond(StatusCode::OK, page(provider.display_name(), false, body))
 }
 
 fn schema_fields_json(state: &AppState) -> String {
@@ -77,42 +78,36 @@ fn schema_fields_json(state: &AppState) -> String {
         .replace("</", "<\\/")
 }
 
-/// The mapping editor's script, a static file embedded in the binary.
-const EDITOR_SCRIPT: &str = include_str!("editor.js");
-
 pub(crate) async fn editor(
     State(state): Shared,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
     let Some(provider) = state.providers.iter().find(|p| p.identifier() == id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html(page("Not found", "<p>No such provider.</p>")),
-        )
-            .into_response();
+        return message(StatusCode::NOT_FOUND, "Not found", "No such provider.");
     };
-    let body = format!(
-        "<p>Edit the JSON (outsync's or pretix's format), or add an entry with the form, and validate it against the schema. Saving happens in the configuration file.</p>\
-         <fieldset><legend>Add a property</legend>\
-         <label>to mapping # <input id=\"mapping\" type=\"number\" value=\"0\" min=\"0\" style=\"width:4em\"></label> \
-         <label>source field <select id=\"field\"></select></label> \
-         <label>external field <input id=\"external\"></label> \
-         <label>mode <select id=\"mode\"><option>overwrite</option><option>if_new</option><option>if_empty</option><option>append</option></select></label>\
-         <div id=\"valuemap\"></div><button id=\"add\" type=\"button\">Add</button></fieldset>\
-         <input type=\"hidden\" id=\"csrf\" value=\"{}\"><textarea id=\"json\" spellcheck=\"false\">{}</textarea>\
-         <p><button id=\"validate\" type=\"button\">Validate</button></p><ul id=\"result\"></ul>\
-         <h2>Source fields</h2>{}<script type=\"application/json\" id=\"fields\">{}</script><script>{EDITOR_SCRIPT}</script>",
-        escape(&csrf(&state, &headers)),
-        escape(&mappings_json(provider.mappings())),
-        fields_by_model(&state),
-        schema_fields_json(&state)
-    );
-    Html(page(
-        &format!("Mapping editor: {}", provider.display_name()),
-        &body,
-    ))
-    .into_response()
+    let body = html! {
+        p { "Edit the JSON (outsync's or pretix's format), or add an entry with the form, and validate it against the schema. Saving happens in the configuration file." }
+        fieldset {
+            legend { "Add a property" }
+            label { "to mapping # " input #mapping type="number" value="0" min="0" style="width:4em"; } " "
+            label { "source field " select #field {} } " "
+            label { "external field " input #external; } " "
+            label { "mode " select #mode { option { "overwrite" } option { "if_new" } option { "if_empty" } option { "append" } } }
+            div #valuemap {}
+            button #add type="button" { "Add" }
+        }
+        input type="hidden" id="csrf" value=(csrf(&state, &headers));
+        textarea #json spellcheck="false" { (mappings_json(provider.mappings())) }
+        p { button #validate type="button" { "Validate" } }
+        ul #result {}
+        h2 { "Source fields" }
+        (fields_by_model(&state))
+        script type="application/json" #fields { (PreEscaped(schema_fields_json(&state))) }
+        script src="/dashboard/static/editor.js" {}
+    };
+    let title = format!("Mapping editor: {}", provider.display_name());
+    respond(StatusCode::OK, page(&title, false, body))
 }
 
 pub(crate) async fn validate(State(state): Shared, headers: HeaderMap, body: String) -> Response {

@@ -1,10 +1,15 @@
-//! The dashboard: server-rendered HTML (no external CDN) behind a login with the API token.
-//! Overview, sync problems (retry or cancel several), object pages, provider pages with
-//! their mappings and a mapping editor that validates through the server.
+//! The dashboard: server-rendered HTML (maud templates; CSS and scripts embedded, no CDN)
+//! behind a login with the API token. Overview (queue, throughput chart, recent runs),
+//! sync problems (filtered pages with totals, bulk retry or cancel), object search and
+//! pages, provider pages with their mappings and a mapping editor that validates through
+//! the server. Pages marked live refresh their content every few seconds.
 
 mod editor;
-mod html;
+mod layout;
+mod objects;
+mod overview;
 mod pages;
+mod problems;
 mod session;
 
 use crate::api::AppState;
@@ -20,18 +25,16 @@ pub(crate) use session::Sessions;
 /// Routes under `/dashboard`.
 pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let protected = Router::new()
-        .route("/dashboard", get(pages::overview))
+        .route("/dashboard", get(overview::overview))
         .route(
             "/dashboard/problems",
-            get(pages::problems).post(pages::act_on_problems),
+            get(problems::problems).post(problems::act),
         )
+        .route("/dashboard/object", get(objects::find))
+        .route("/dashboard/object/sync", post(objects::sync_now))
         .route(
             "/dashboard/objects/{object_type}/{object_id}",
-            get(pages::object),
-        )
-        .route(
-            "/dashboard/objects/{object_type}/{object_id}/sync",
-            post(pages::sync_object_now),
+            get(objects::by_path),
         )
         .route("/dashboard/providers/{provider}", get(editor::provider))
         .route(
@@ -46,6 +49,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/dashboard/login",
             get(pages::login_form).post(pages::login),
         )
+        .route("/dashboard/static/{file}", get(layout::static_file))
         .merge(protected)
 }
 

@@ -232,6 +232,22 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
     let overview = browser.wait_for("<h2>Queue</h2>").await;
     assert!(overview.contains("<h2>Queue</h2>"), "{overview}");
     browser.screenshot(&shots.join("2-overview.png")).await;
+    // The overview is live: a run that happens now shows up without a reload.
+    assert!(!overview.contains("UserProfile 7"));
+    let another = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "7",
+                                     "snapshot": {"id": 7, "email": "seven@example.org"}});
+    http.post(format!("{}/api/enqueue", served.base))
+        .bearer_auth(TOKEN)
+        .json(&another)
+        .send()
+        .await
+        .unwrap();
+    let live = browser.wait_for("UserProfile 7").await;
+    assert!(
+        live.contains("UserProfile 7"),
+        "the overview updated itself: {live}"
+    );
+    assert!(live.contains("updated "), "and says when: {live}");
 
     let mut problems = String::new();
     for _ in 0..50 {
@@ -248,7 +264,8 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
     browser.screenshot(&shots.join("3-problems.png")).await;
 
     fake.set_mode(outsync_basket::fake::FakeMode::Normal);
-    browser.click("input[name=id]").await;
+    // The first row's checkbox (the header's object search has an `id` field too).
+    browser.click("td input[name=id]").await;
     browser.click("button[value=retry]").await;
     let mut object = String::new();
     for _ in 0..50 {

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 /// Seeds `url` with 150 stopped Basket user jobs (`permanent`; even ids "email invalid",
 /// odd ids "name too long") and 100 stopped add-on jobs (`config`).
-async fn seed(url: &str) {
+pub(super) async fn seed(url: &str) {
     let db = connect(url).await.unwrap();
     let queue = Queue::new(["basket"]);
     let items: Vec<EnqueueItem> = (0..150)

@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod bulk;
 mod commands;
+mod console;
 mod dashboard;
 mod mailing_list;
 mod safe_operation;

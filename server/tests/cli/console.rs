@@ -1,0 +1,223 @@
+//! The operator console over HTTP: problems a page at a time with the total, filters and
+//! search, "all matching" actions behind a confirmation that states the count, object
+//! search, and ids that survive links and forms whatever they contain.
+
+use super::bulk::seed;
+use super::dashboard::page_text;
+use super::{TOKEN, serve_with, temp_dir};
+use outsync_core::ObjectRef;
+use outsync_queue::sea_orm::ConnectionTrait;
+use outsync_queue::{EnqueueOptions, Queue, connect};
+use serde_json::json;
+
+/// Ids that break naive links: a slash, dot segments, a space, a percent sign, a hash,
+/// non-ASCII, markup.
+const ODD_IDS: [&str; 6] = [
+    "a/b",
+    "..",
+    "../../etc/passwd",
+    "50% off #1",
+    "Zoë 東京",
+    "<b>x</b>",
+];
+
+async fn seed_odd_ids(url: &str) {
+    let db = connect(url).await.unwrap();
+    let queue = Queue::new(["basket"]);
+    for id in ODD_IDS {
+        queue
+            .enqueue(
+                &db,
+                "basket",
+                &ObjectRef::new("UserProfile", id),
+                "seed",
+                EnqueueOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    db.execute_unprepared(
+        "UPDATE sync_queue SET failure_mode = 'permanent', last_error = 'odd id' WHERE triggered_by = 'seed' AND last_error IS NULL",
+    )
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+}
+
+/// The `href` values on `page` that start with `prefix`, HTML entities decoded.
+fn links(page: &str, prefix: &str) -> Vec<String> {
+    page.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&"))
+        .filter(|href| href.starts_with(prefix))
+        .collect()
+}
+
+fn csrf_in(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_pages_filters_confirms_bulk_actions_and_keeps_odd_ids_intact() {
+    let label = "console";
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        temp_dir(label).join("q.db").display()
+    );
+    seed(&url).await;
+    seed_odd_ids(&url).await;
+    let served = serve_with(
+        label,
+        &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let at = |path: &str| format!("{}{path}", served.base);
+    let login = http
+        .post(at("/dashboard/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // 256 stopped jobs: the first page shows 50 of them and says how many there are.
+    let first = page_text(&http, &at("/dashboard/problems"), &cookie).await;
+    assert!(
+        first.contains("<strong>1–50</strong> of <strong>256</strong> matching"),
+        "{first}"
+    );
+    assert_eq!(first.matches("name=\"id\" value=").count(), 50);
+    let next = links(&first, "/dashboard/problems?after=");
+    assert_eq!(next.len(), 1, "one next-page link");
+    let second = page_text(&http, &at(&next[0]), &cookie).await;
+    assert!(
+        second.contains("<strong>51–100</strong> of <strong>256</strong>"),
+        "{second}"
+    );
+
+    // Filter and search.
+    let filtered = page_text(
+        &http,
+        &at("/dashboard/problems?failure=permanent&search=too+long"),
+        &cookie,
+    )
+    .await;
+    assert!(
+        filtered.contains("of <strong>75</strong> matching"),
+        "{filtered}"
+    );
+    let bad = http
+        .get(at("/dashboard/problems?since=whenever"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // "Retry all matching" asks first, stating the count, then does it.
+    let csrf = csrf_in(&filtered);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("failure", "permanent"),
+        ("search", "too long"),
+        ("action", "retry-all"),
+    ];
+    let asked = http
+        .post(at("/dashboard/problems"))
+        .header("cookie", &cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 200);
+    let asked = asked.text().await.unwrap();
+    assert!(
+        asked.contains(
+            "<strong>Retry 75 job(s)</strong> matching failure = permanent, search = too long?"
+        ),
+        "{asked}"
+    );
+    let still = page_text(&http, &at("/dashboard/problems?failure=permanent"), &cookie).await;
+    assert!(
+        still.contains("of <strong>156</strong> matching"),
+        "nothing happens before the confirmation: {still}"
+    );
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirmed", "75"));
+    let done = http
+        .post(at("/dashboard/problems"))
+        .header("cookie", &cookie)
+        .form(&confirmed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let after = page_text(&http, &at("/dashboard/problems?failure=permanent"), &cookie).await;
+    assert!(
+        after.contains("of <strong>81</strong> matching"),
+        "75 retried: {after}"
+    );
+
+    // Every odd id survives the link to its page and the page's sync form.
+    let odd = page_text(&http, &at("/dashboard/problems?search=odd+id"), &cookie).await;
+    let object_links = links(&odd, "/dashboard/object?");
+    assert_eq!(object_links.len(), ODD_IDS.len(), "{odd}");
+    for id in ODD_IDS {
+        let encoded = format!(
+            "type=UserProfile&id={}",
+            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let link = object_links
+            .iter()
+            .find(|link| link.ends_with(&encoded))
+            .unwrap_or_else(|| panic!("a link for {id}: {object_links:?}"));
+        let page = page_text(&http, &at(link), &cookie).await;
+        let escaped = id
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(
+            page.contains(&format!("<h1>UserProfile {escaped}</h1>")),
+            "{id}: {page}"
+        );
+        assert!(
+            page.contains(&format!(
+                "name=\"id\" value=\"{}\"",
+                escaped.replace('"', "&quot;")
+            )),
+            "{id}: the sync form carries the id"
+        );
+        assert!(page.contains("odd id"), "{id}: its job is shown");
+    }
+    assert!(!odd.contains("<b>x</b>"), "markup in an id is escaped");
+
+    // The search box finds an object by id alone.
+    let found = http
+        .get(at("/dashboard/object?id=Zo%C3%AB+%E6%9D%B1%E4%BA%AC"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 303, "one type has it: straight to its page");
+    assert_eq!(
+        found.headers()["location"],
+        "/dashboard/object?type=UserProfile&id=Zo%C3%AB%20%E6%9D%B1%E4%BA%AC"
+    );
+    let nothing = page_text(&http, &at("/dashboard/object?id=nobody"), &cookie).await;
+    assert!(
+        nothing.contains("No job, result or run names an object with id"),
+        "{nothing}"
+    );
+}
