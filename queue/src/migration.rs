@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddPayloadDigest),
             Box::new(CreateSyncRounds),
             Box::new(CreateExternalLedger),
+            Box::new(IndexStoppedJobs),
         ]
     }
 
@@ -358,5 +359,29 @@ impl MigrationTrait for CreateExternalLedger {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Indexes stopped jobs by failure mode, provider and attempts: the operator's problem
+/// lists filter by the first two and sort by the third, and count them.
+struct IndexStoppedJobs;
+
+impl MigrationName for IndexStoppedJobs {
+    fn name(&self) -> &str {
+        "m20261128_000007_index_stopped_jobs"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexStoppedJobs {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS sync_queue_stopped \
+                 ON sync_queue (failure_mode, provider, failed_attempts, id) WHERE failure_mode IS NOT NULL",
+            )
+            .await
+            .map(drop)
     }
 }
