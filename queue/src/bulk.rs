@@ -94,6 +94,7 @@ async fn cancel_row(
         error_detail: None,
         duration_ms: 0,
         worker: None,
+        mapping_version: None,
     })
 }
 

@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateSyncRounds),
             Box::new(CreateExternalLedger),
             Box::new(IndexStoppedJobs),
+            Box::new(CreateMappingVersions),
         ]
     }
 
@@ -383,5 +384,47 @@ impl MigrationTrait for IndexStoppedJobs {
             )
             .await
             .map(drop)
+    }
+}
+
+/// Creates `mapping_version` (a provider's mappings as numbered versions) and adds
+/// `sync_run.mapping_version` (the version a run used).
+struct CreateMappingVersions;
+
+impl MigrationName for CreateMappingVersions {
+    fn name(&self) -> &str {
+        "m20261128_000008_create_mapping_versions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateMappingVersions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("mapping_version")
+                    .if_not_exists()
+                    .col(string("provider"))
+                    .col(big_integer("version"))
+                    .col(text("mappings"))
+                    .col(string("author"))
+                    .col(text_null("note"))
+                    .col(big_integer("created_at"))
+                    .primary_key(Index::create().col("provider").col("version"))
+                    .to_owned(),
+            )
+            .await?;
+        if manager.has_column("sync_run", "mapping_version").await? {
+            return Ok(());
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("sync_run")
+                    .add_column(big_integer_null("mapping_version"))
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -129,6 +129,7 @@ impl Queue {
                     error_detail: None,
                     duration_ms: 0,
                     worker: None,
+                    mapping_version: None,
                 })
             };
             runs.push(read().map_err(QueueError::db("reading purged jobs"))?);

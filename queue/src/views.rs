@@ -99,6 +99,9 @@ pub struct Run {
     pub duration_ms: i64,
     /// The worker that ran it.
     pub worker: Option<String>,
+    /// The mapping version the run used (`None`: the configured mappings, or a record
+    /// from before versions were stored).
+    pub mapping_version: Option<i64>,
 }
 
 impl TryFrom<sync_run::Model> for Run {
@@ -128,6 +131,7 @@ impl TryFrom<sync_run::Model> for Run {
             error_detail: row.error_detail,
             duration_ms: row.duration_ms,
             worker: row.worker,
+            mapping_version: row.mapping_version,
         })
     }
 }

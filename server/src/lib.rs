@@ -11,6 +11,7 @@ mod config;
 mod dashboard;
 pub mod enqueue_body;
 mod job_filter;
+mod mapping_versions;
 mod table;
 
 use clap::{Parser, Subcommand};

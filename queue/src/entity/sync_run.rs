@@ -35,6 +35,8 @@ pub struct Model {
     pub duration_ms: i64,
     /// The worker that ran it.
     pub worker: Option<String>,
+    /// The mapping version the run used.
+    pub mapping_version: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,8 @@ pub(crate) struct ClaimedJob {
     pub force: bool,
     /// When the job's current snooze began (ms), if it is snoozing.
     pub snoozed_since: Option<i64>,
+    /// The mapping version the worker runs it with (`None`: the configured mappings).
+    pub mapping_version: Option<i64>,
 }
 
 const CLAIM_COLUMNS: &str = "id, provider, object_type, object_id, snapshot, triggered_by, \
@@ -142,6 +144,7 @@ fn claimed_job(row: &sea_orm::QueryResult) -> Result<ClaimedJob, sea_orm::DbErr>
         fencing_token: get(row, "fencing_token")?,
         force: get::<i32>(row, "force_send")? != 0,
         snoozed_since: get(row, "snoozed_since")?,
+        mapping_version: None,
     })
 }
 

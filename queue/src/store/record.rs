@@ -39,6 +39,8 @@ pub(crate) struct RunRecord {
     pub duration_ms: i64,
     /// The worker.
     pub worker: Option<String>,
+    /// The mapping version the run used, if versions are stored.
+    pub mapping_version: Option<i64>,
 }
 
 /// What to do with a job that did not succeed.

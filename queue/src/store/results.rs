@@ -127,10 +127,10 @@ pub(crate) async fn insert_runs<C: ConnectionTrait>(
     for chunk in runs.chunks(1000) {
         let sql = format!(
             "INSERT INTO sync_run (at, provider, object_type, object_id, job_id, triggered_by, attempt, \
-             outcome, actions, error, error_detail, duration_ms, worker) VALUES {}",
-            values_list(chunk.len(), 13, 0)
+             outcome, actions, error, error_detail, duration_ms, worker, mapping_version) VALUES {}",
+            values_list(chunk.len(), 14, 0)
         );
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 13);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 14);
         for run in chunk {
             let actions = serde_json::to_string(&run.actions).unwrap_or_else(|_| "{}".into());
             values.extend([
@@ -147,6 +147,7 @@ pub(crate) async fn insert_runs<C: ConnectionTrait>(
                 run.error_detail.clone().into(),
                 run.duration_ms.into(),
                 run.worker.clone().into(),
+                run.mapping_version.into(),
             ]);
         }
         conn.execute_raw(statement(conn, &sql, values))

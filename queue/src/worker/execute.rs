@@ -22,12 +22,22 @@ enum TaskResult {
 }
 
 /// Runs `job` and decides what happens to it.
-pub(crate) async fn execute(context: Arc<WorkerContext>, job: ClaimedJob) -> Completion {
+pub(crate) async fn execute(context: Arc<WorkerContext>, mut job: ClaimedJob) -> Completion {
     let started = Instant::now();
-    let Some(provider) = context.providers.get(&job.provider).cloned() else {
+    let Some(configured) = context.providers.get(&job.provider).cloned() else {
         // Claims only ask for known providers; this is a defensive fallback.
         let error = SyncError::config("provider is not registered in this worker");
         return conclude(&context, None, job, Failure::Sync(&error), &error, started);
+    };
+    let provider = match context.versions.get() {
+        Some(versions) => {
+            let (provider, version) = versions
+                .provider(&context.db, &job.provider, &configured)
+                .await;
+            job.mapping_version = version;
+            provider
+        }
+        None => configured,
     };
     if let Some(gate) = context.gates.get(&job.provider)
         && let Some(rate) = &gate.rate
@@ -322,6 +332,7 @@ pub(crate) fn run_record(
         error_detail: error.and_then(|e| e.full_message().map(|d| redact(d).into_owned())),
         duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
         worker: Some(context.config.id.clone()),
+        mapping_version: job.mapping_version,
     }
 }
 

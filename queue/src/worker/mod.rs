@@ -27,6 +27,8 @@ use tokio::task::JoinSet;
 pub(crate) struct WorkerContext {
     pub(crate) db: DatabaseConnection,
     pub(crate) providers: HashMap<String, Arc<ConfiguredProvider>>,
+    /// Providers rebuilt with stored mapping versions (set by `with_mapping_versions`).
+    pub(crate) versions: std::sync::OnceLock<crate::mapping_versions::VersionedProviders>,
     /// Each provider's external-object ledger in the queue's database.
     pub(crate) ledgers: HashMap<String, Arc<dyn outsync_core::ExternalLedger>>,
     pub(crate) gates: HashMap<String, ProviderGate>,
@@ -112,6 +114,7 @@ impl Worker {
         let context = Arc::new(WorkerContext {
             db: db.clone(),
             providers,
+            versions: std::sync::OnceLock::new(),
             ledgers,
             gates,
             source: std::sync::RwLock::new(None),
@@ -126,6 +129,18 @@ impl Worker {
             context,
             provider_ids,
         }
+    }
+
+    /// Runs each provider with its latest mapping version stored in the queue's database
+    /// (rebuilt by `reloader`), looking for a new one at most once a second; each run
+    /// records the version it used. Without it, the configured mappings are used.
+    #[must_use]
+    pub fn with_mapping_versions(self, reloader: Arc<dyn crate::MappingReloader>) -> Self {
+        let _ = self
+            .context
+            .versions
+            .set(crate::mapping_versions::VersionedProviders::new(reloader));
+        self
     }
 
     /// Loads objects of jobs without a snapshot from `source`.

@@ -208,7 +208,7 @@ pub(crate) async fn object(
             "action": r.action.as_str(), "link": r.external_link_href, "link_text": r.external_link_display_name,
             "transmitted_at": to_datetime(r.transmitted_at).to_rfc3339()})).collect::<Vec<_>>(),
         "runs": runs.iter().map(|r| json!({"at": to_datetime(r.at).to_rfc3339(), "provider": r.provider, "outcome": r.outcome.as_str(),
-            "actions": r.actions, "error": r.error, "duration_ms": r.duration_ms})).collect::<Vec<_>>(),
+            "actions": r.actions, "error": r.error, "duration_ms": r.duration_ms, "mapping_version": r.mapping_version})).collect::<Vec<_>>(),
     });
     let text = document.to_string();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

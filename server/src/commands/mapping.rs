@@ -1,4 +1,5 @@
-//! `outsync mapping check` and `outsync mapping preview`.
+//! `outsync mapping check` and `outsync mapping preview`; the versions are in
+//! [`mapping_versions`](super::mapping_versions).
 
 use super::{ConfigArg, Exit};
 use crate::table;
@@ -30,11 +31,17 @@ enum MappingAction {
         #[arg(long)]
         object: String,
     },
+    #[command(flatten)]
+    Versions(super::mapping_versions::VersionAction),
 }
 
 pub(crate) async fn mapping(args: &MappingArgs) -> Result<(), Exit> {
+    if let MappingAction::Versions(action) = &args.action {
+        return super::mapping_versions::versions(&args.config, action).await;
+    }
     let config = args.config.load()?;
     match &args.action {
+        MappingAction::Versions(_) => unreachable!("handled above"),
         MappingAction::Check => match config.build_providers() {
             Ok(providers) => {
                 for provider in providers {

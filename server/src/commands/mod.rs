@@ -7,6 +7,7 @@ pub(crate) mod demo;
 mod enqueue;
 mod jobs;
 mod mapping;
+mod mapping_versions;
 mod queue;
 mod serve;
 mod worker_options;

@@ -64,12 +64,18 @@ pub(crate) async fn worker_with(
     providers: Vec<Arc<ConfiguredProvider>>,
 ) -> Result<WorkerParts, Exit> {
     let (queue, db) = config.open_queue(access, Some(&providers)).await?;
+    crate::mapping_versions::seed(&queue, &db, &providers)
+        .await
+        .map_err(queue_error)?;
     let mut worker = Worker::new(
         db.clone(),
         queue.clone(),
         providers,
         options.worker_config(config),
-    );
+    )
+    .with_mapping_versions(Arc::new(crate::mapping_versions::SettingsReloader::new(
+        config,
+    )));
     let sources = config.open_sources().await?;
     if let Some(sources) = &sources {
         // A broken query stops the start, naming it, rather than every job later.

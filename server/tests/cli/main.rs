@@ -8,6 +8,7 @@ mod commands;
 mod console;
 mod dashboard;
 mod mailing_list;
+mod mapping_versions;
 mod safe_operation;
 mod scale;
 mod secrets_and_limits;
