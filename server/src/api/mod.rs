@@ -37,6 +37,9 @@ pub(crate) struct AppState {
     pub(crate) schema: Arc<outsync_core::schema::SourceSchema>,
     /// The configured object sources: an enqueue also enqueues their `related` objects.
     pub(crate) sources: Option<Arc<outsync_sources::Sources>>,
+    /// Builds a provider with other mappings (the editor checks a version with it before
+    /// saving it).
+    pub(crate) reloader: Arc<crate::mapping_versions::SettingsReloader>,
 }
 
 /// The router.

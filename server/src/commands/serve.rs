@@ -96,6 +96,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         providers,
         schema: config.schema.clone(),
         sources,
+        reloader: Arc::new(crate::mapping_versions::SettingsReloader::new(&config)),
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -44,7 +44,11 @@ fn mappings_json(mappings: &[ObjectMapping]) -> String {
     serde_json::to_string_pretty(&list).unwrap_or_default()
 }
 
-pub(crate) async fn provider(State(state): Shared, Path(id): Path<String>) -> Response {
+pub(crate) async fn provider(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let Some(provider) = state.providers.iter().find(|p| p.identifier() == id) else {
         return message(
             StatusCode::NOT_FOUND,
@@ -54,6 +58,7 @@ pub(crate) async fn provider(State(state): Shared, Path(id): Path<String>) -> Re
     };
     let body = html! {
         p { a href={ "/dashboard/providers/" (id) "/editor" } { "Edit mappings" } " · max attempts " (provider.provider().max_attempts()) }
+        (versions_section(&state, &headers, &id).await)
         h2 { "Mappings" }
         pre { (mappings_json(provider.mappings())) }
         h2 { "Source fields" }
@@ -87,7 +92,7 @@ pub(crate) async fn editor(
         return message(StatusCode::NOT_FOUND, "Not found", "No such provider.");
     };
     let body = html! {
-        p { "Edit the JSON (outsync's or pretix's format), or add an entry with the form, and validate it against the schema. Saving happens in the configuration file." }
+        p { "Edit the JSON (outsync's or pretix's format), or add an entry with the form, validate it against the schema, and save it as a new version: running workers use it within a second. The provider page lists the versions, with their differences and a roll back." }
         fieldset {
             legend { "Add a property" }
             label { "to mapping # " input #mapping type="number" value="0" min="0" style="width:4em"; } " "
@@ -99,7 +104,12 @@ pub(crate) async fn editor(
         }
         input type="hidden" id="csrf" value=(csrf(&state, &headers));
         textarea #json spellcheck="false" { (mappings_json(provider.mappings())) }
-        p { button #validate type="button" { "Validate" } }
+        input type="hidden" id="provider" value=(id);
+        p {
+            button #validate type="button" { "Validate" } " "
+            label { "note " input #note placeholder="why (stored with the version)"; } " "
+            button #save type="button" { "Save as a new version" }
+        }
         ul #result {}
         h2 { "Source fields" }
         (fields_by_model(&state))
@@ -119,4 +129,175 @@ pub(crate) async fn validate(State(state): Shared, headers: HeaderMap, body: Str
         Ok(mappings) => axum::Json(json!({"valid": true, "mappings": mappings.len()})).into_response(),
         Err(error) => axum::Json(json!({"valid": false, "problems": error.problems.iter().map(ToString::to_string).collect::<Vec<_>>()})).into_response(),
     }
+}
+
+/// `POST /dashboard/providers/{provider}/versions` (the editor's JSON, `x-csrf-token`,
+/// `x-note`): checks the mappings as a worker will build them and saves them as the next
+/// version.
+pub(crate) async fn save_version(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if !csrf_ok(&state, &headers, given) {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"problems": ["missing or stale CSRF token: reload the page"]})),
+        )
+            .into_response();
+    }
+    let problems =
+        |problems: Vec<String>| axum::Json(json!({"problems": problems})).into_response();
+    let value: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(value) => value,
+        Err(error) => return problems(vec![format!("the mappings are not JSON: {error}")]),
+    };
+    let built = match state.reloader.build(&id, &value) {
+        Ok(built) => built,
+        Err(error) => return problems(error.messages().to_vec()),
+    };
+    let note = headers
+        .get("x-note")
+        .and_then(|v| v.to_str().ok())
+        .map(|text| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .filter(|text| !text.trim().is_empty());
+    let saved = state
+        .queue
+        .save_mapping_version(
+            &state.db,
+            &id,
+            &crate::mapping_versions::mappings_json(&built),
+            "dashboard",
+            note.as_deref(),
+        )
+        .await;
+    match saved {
+        Ok(version) => axum::Json(json!({"saved": version})).into_response(),
+        Err(error) => problems(vec![error.to_string()]),
+    }
+}
+
+/// The provider page's list of versions: diff with the one before, roll back.
+async fn versions_section(state: &AppState, headers: &HeaderMap, id: &str) -> Markup {
+    let versions = state
+        .queue
+        .mapping_versions(&state.db, id)
+        .await
+        .unwrap_or_default();
+    let now = state.queue.now_ms();
+    html! {
+        h2 { "Versions" }
+        table {
+            tr { th { "version" } th { "saved" } th { "by" } th { "note" } th {} }
+            @for (index, version) in versions.iter().enumerate() {
+                tr {
+                    td { (version.version) @if index == 0 { " " span.ok { "(in force)" } } }
+                    td { (super::layout::ago(now, version.created_at)) }
+                    td { (version.author) }
+                    td { (version.note.as_deref().unwrap_or("")) }
+                    td {
+                        @if version.version > 1 {
+                            a href={ "/dashboard/providers/" (id) "/versions/" (version.version) "/diff" } { "changes" } " "
+                        }
+                        @if index > 0 {
+                            form method="post" action={ "/dashboard/providers/" (id) "/rollback" } style="display:inline" {
+                                input type="hidden" name="csrf" value=(csrf(state, headers));
+                                input type="hidden" name="version" value=(version.version);
+                                button { "Roll back to " (version.version) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if versions.is_empty() { tr { td.muted colspan="5" { "none yet: the service stores the configuration file's mappings as version 1 when it starts" } } }
+        }
+    }
+}
+
+/// `GET /dashboard/providers/{provider}/versions/{version}/diff`.
+pub(crate) async fn version_diff(
+    State(state): Shared,
+    Path((id, version)): Path<(String, i64)>,
+) -> Response {
+    let found = tokio::try_join!(
+        state.queue.mapping_version(&state.db, &id, version - 1),
+        state.queue.mapping_version(&state.db, &id, version)
+    );
+    let Ok((Some(old), Some(new))) = found else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No such mapping version.",
+        );
+    };
+    let body = html! {
+        p { a href={ "/dashboard/providers/" (id) } { "← " (id) } }
+        pre.diff { (crate::mapping_versions::diff(&old.mappings, &new.mappings)) }
+    };
+    respond(
+        StatusCode::OK,
+        page(
+            &format!("{id}: version {} → {version}", version - 1),
+            false,
+            body,
+        ),
+    )
+}
+
+/// `POST /dashboard/providers/{provider}/rollback` (`version`, `csrf`): saves that
+/// version's mappings again as the newest.
+pub(crate) async fn rollback(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(fields): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if !csrf_ok(&state, &headers, field("csrf")) {
+        return super::pages::forbidden();
+    }
+    let Some(version) = field("version").and_then(|v| v.parse::<i64>().ok()) else {
+        return message(StatusCode::BAD_REQUEST, "Roll back", "Which version?");
+    };
+    let old = match state.queue.mapping_version(&state.db, &id, version).await {
+        Ok(Some(old)) => old,
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "Roll back",
+                "No such mapping version.",
+            );
+        }
+        Err(error) => return super::pages::failure(&error),
+    };
+    if let Err(error) = state.reloader.build(&id, &old.mappings) {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Roll back",
+            &format!(
+                "Version {version} no longer fits the configuration: {}",
+                error.messages().join("; ")
+            ),
+        );
+    }
+    let note = format!("rollback to version {version}");
+    if let Err(error) = state
+        .queue
+        .save_mapping_version(&state.db, &id, &old.mappings, "dashboard", Some(&note))
+        .await
+    {
+        return super::pages::failure(&error);
+    }
+    axum::response::Redirect::to(&format!("/dashboard/providers/{id}")).into_response()
 }

@@ -42,6 +42,18 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(editor::editor),
         )
         .route("/dashboard/mappings/validate", post(editor::validate))
+        .route(
+            "/dashboard/providers/{provider}/versions",
+            post(editor::save_version),
+        )
+        .route(
+            "/dashboard/providers/{provider}/versions/{version}/diff",
+            get(editor::version_diff),
+        )
+        .route(
+            "/dashboard/providers/{provider}/rollback",
+            post(editor::rollback),
+        )
         .route("/dashboard/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(state, require_session));
     Router::new()

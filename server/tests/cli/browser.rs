@@ -217,7 +217,11 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
         .send()
         .await
         .unwrap();
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    // `target/screenshots/` (the book's dashboard chapter links them).
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
 
     browser.go(&format!("{}/dashboard", served.base)).await;
@@ -319,6 +323,90 @@ async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
         2,
         "one refused, one accepted"
     );
+
+    // Save the edited mappings as version 2: the next run uses them (the worker looks for
+    // new versions every second) and sends the added field.
+    browser
+        .type_into("#note", "send the location as where")
+        .await;
+    browser.click("#save").await;
+    let saved = browser.wait_for("Saved version 2").await;
+    assert!(saved.contains("Saved version 2"), "{saved}");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let renamed = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
+        "snapshot": {"id": 5, "email": "five@example.org", "display_name": "Five B.", "location": "Oslo"}});
+    http.post(format!("{}/api/enqueue", served.base))
+        .bearer_auth(TOKEN)
+        .json(&renamed)
+        .send()
+        .await
+        .unwrap();
+    let sent = wait_for_payloads(&fake, 3).await;
+    assert_eq!(sent["where"], "Oslo", "version 2 is in force: {sent}");
+    assert_eq!(latest_run_version(&http, &served.base).await, 2);
+
+    // Roll back to version 1 on the provider page: version 3, version 1's mappings.
+    browser
+        .go(&format!("{}/dashboard/providers/basket", served.base))
+        .await;
+    let versions = browser.wait_for("(in force)").await;
+    assert!(
+        versions.contains("send the location as where"),
+        "{versions}"
+    );
+    browser.screenshot(&shots.join("6-versions.png")).await;
+    browser.click("form[action$=rollback] button").await;
+    let rolled = browser.wait_for("rollback to version 1").await;
+    assert!(rolled.contains("rollback to version 1"), "{rolled}");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let again = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "5",
+        "snapshot": {"id": 5, "email": "five@example.org", "display_name": "Five C.", "location": "Oslo"}});
+    http.post(format!("{}/api/enqueue", served.base))
+        .bearer_auth(TOKEN)
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
+    let sent = wait_for_payloads(&fake, 4).await;
+    assert!(
+        sent.get("where").is_none(),
+        "version 1's mappings again: {sent}"
+    );
+    assert_eq!(latest_run_version(&http, &served.base).await, 3);
     browser.quit().await;
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// The `count`-th payload user 5 sent to Basket, once it arrived.
+async fn wait_for_payloads(
+    fake: &outsync_basket::fake::FakeBasket,
+    count: usize,
+) -> serde_json::Value {
+    for _ in 0..200 {
+        let bodies: Vec<serde_json::Value> = fake
+            .received_at("/amo-sync/userprofile/")
+            .into_iter()
+            .map(|r| r.body)
+            .filter(|body| body["id"] == 5)
+            .collect();
+        if bodies.len() >= count {
+            return bodies[count - 1].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("Basket did not receive {count} payloads of user 5");
+}
+
+/// The mapping version user 5's latest run used.
+async fn latest_run_version(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    let state: serde_json::Value = http
+        .get(format!("{base}/api/objects/UserProfile/5"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["runs"][0]["mapping_version"].clone()
 }

@@ -36,3 +36,12 @@ document.getElementById('validate').onclick = async () => {
   if (v.valid) { out.className = 'ok'; out.textContent = 'Valid: ' + v.mappings + ' mapping(s).'; }
   else { out.className = 'bad'; for (const p of v.problems) { const li = document.createElement('li'); li.textContent = p; out.appendChild(li); } }
 };
+document.getElementById('save').onclick = async () => {
+  const provider = document.getElementById('provider').value;
+  const note = document.getElementById('note').value;
+  const r = await fetch('/dashboard/providers/' + encodeURIComponent(provider) + '/versions', {method: 'POST',
+    headers: {'content-type': 'application/json', 'x-csrf-token': document.getElementById('csrf').value, 'x-note': encodeURIComponent(note)}, body: json.value});
+  const v = await r.json(); const out = document.getElementById('result'); out.innerHTML = '';
+  if (v.saved) { out.className = 'ok'; out.textContent = 'Saved version ' + v.saved + '; workers use it within a second.'; }
+  else { out.className = 'bad'; for (const p of v.problems) { const li = document.createElement('li'); li.textContent = p; out.appendChild(li); } }
+};
