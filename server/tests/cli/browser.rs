@@ -410,3 +410,156 @@ async fn latest_run_version(http: &reqwest::Client, base: &str) -> serde_json::V
         .unwrap();
     state["runs"][0]["mapping_version"].clone()
 }
+
+/// Seeds `url` with `count` stopped jobs of orders `O0000000`…: a quarter each
+/// `permanent` "email invalid", `permanent` "name too long", `config`, `exceeded`.
+async fn seed_problems(url: &str, count: usize) {
+    use outsync_queue::sea_orm::ConnectionTrait;
+    let db = outsync_queue::connect(url).await.unwrap();
+    let queue = outsync_queue::Queue::new(["basket"]);
+    for start in (0..count).step_by(10_000) {
+        let items: Vec<outsync_queue::EnqueueItem> = (start..(start + 10_000).min(count))
+            .map(|i| outsync_queue::EnqueueItem {
+                provider: "basket".into(),
+                object: outsync_core::ObjectRef::new("Order", format!("O{i:07}")),
+                triggered_by: "seed".into(),
+                options: outsync_queue::EnqueueOptions::default(),
+            })
+            .collect();
+        queue.enqueue_many(&db, &items).await.unwrap();
+    }
+    for (remainder, mode, message) in [
+        (0, "permanent", "Basket answered 400: email invalid"),
+        (1, "permanent", "Basket answered 400: name too long"),
+        (2, "config", "Basket refused the API key"),
+        (3, "exceeded", "timed out after 10 s"),
+    ] {
+        let sql = format!(
+            "UPDATE sync_queue SET failure_mode = '{mode}', last_error = '{message}' WHERE (id - 1) % 4 = {remainder}"
+        );
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    db.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_works_through_a_hundred_thousand_problems_in_a_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let label = "browser-100k";
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        super::temp_dir(label).join("q.db").display()
+    );
+    seed_problems(&url, 100_000).await;
+    let served = serve_with(
+        label,
+        &serde_json::json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
+    );
+    let http = reqwest::Client::new();
+    browser.go(&format!("{}/dashboard", served.base)).await;
+    browser.wait_for("API token").await;
+    browser.type_into("input[name=token]", TOKEN).await;
+    browser.click("form button").await;
+    browser.wait_for("<h2>Queue</h2>").await;
+
+    // Page through the problems.
+    browser
+        .go(&format!("{}/dashboard/problems", served.base))
+        .await;
+    let first = browser.wait_for("<strong>100000</strong> matching").await;
+    assert!(
+        first.contains("<strong>1–50</strong> of <strong>100000</strong> matching"),
+        "{first}"
+    );
+    browser.click("div.pages a").await;
+    let second = browser.wait_for("<strong>51–100</strong>").await;
+    assert!(
+        second.contains("<strong>51–100</strong> of <strong>100000</strong>"),
+        "{second}"
+    );
+
+    // The count changes live, without a reload, when jobs go away elsewhere.
+    browser
+        .go(&format!("{}/dashboard/problems", served.base))
+        .await;
+    browser.wait_for("<strong>100000</strong> matching").await;
+    let cancelled: serde_json::Value = http
+        .post(format!("{}/api/jobs/cancel", served.base))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"search": "O000010"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["cancelled"], 10);
+    let live = browser.wait_for("<strong>99990</strong> matching").await;
+    assert!(
+        live.contains("of <strong>99990</strong> matching"),
+        "updated live: {live}"
+    );
+
+    // Filter and search.
+    browser
+        .type_into("form.filters input[name=search]", "email invalid")
+        .await;
+    browser
+        .click("select[name=failure] option[value=permanent]")
+        .await;
+    browser.click("form.filters button").await;
+    // A quarter of the jobs, less the 3 of them among the 10 cancelled.
+    let filtered = browser.wait_for("of <strong>24997</strong> matching").await;
+    assert!(
+        filtered.contains("of <strong>24997</strong> matching"),
+        "{filtered}"
+    );
+
+    // Select every matching job and retry it: the count is confirmed first.
+    browser.click("button[value=retry-all]").await;
+    let asked = browser.wait_for("Retry 24997 job(s)").await;
+    assert!(
+        asked.contains("matching failure = permanent, search = email invalid?"),
+        "{asked}"
+    );
+    browser.click("div.confirm button[value=retry-all]").await;
+    let done = browser.wait_for("No stopped job matches.").await;
+    assert!(done.contains("No stopped job matches."), "{done}");
+    // The retried jobs run (and stop again: they carry no snapshot and there is no source).
+    let mut runs = 0;
+    for _ in 0..200 {
+        let metrics = http
+            .get(format!("{}/metrics", served.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        runs = metrics
+            .lines()
+            .find(|line| {
+                line.starts_with("outsync_runs_total{provider=\"basket\",outcome=\"config\"}")
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if runs > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(runs > 0, "the retried jobs ran");
+
+    // Find an object with the header's search box (by id alone).
+    browser
+        .type_into("form.search input[name=id]", "O0000042")
+        .await;
+    browser.click("form.search button").await;
+    let object = browser.wait_for("<h1>Order O0000042</h1>").await;
+    assert!(object.contains("<h1>Order O0000042</h1>"), "{object}");
+    browser.quit().await;
+}
