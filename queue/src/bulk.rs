@@ -124,6 +124,35 @@ impl Queue {
         Ok(())
     }
 
+    /// Marks the waiting jobs of `object` (pending, snoozed or stopped; not running) to
+    /// send even what the provider believes unchanged, and makes them due now. Returns how
+    /// many.
+    pub async fn force_waiting(
+        &self,
+        conn: &DatabaseConnection,
+        object: &ObjectRef,
+    ) -> Result<u64, QueueError> {
+        let filter = JobFilter {
+            object: Some(object.clone()),
+            ..JobFilter::default()
+        };
+        let rows = self.rows_matching(conn, &filter).await?;
+        let waiting: Vec<_> = rows
+            .into_iter()
+            .filter(|row| row.lease_owner.is_none())
+            .collect();
+        for row in &waiting {
+            conn.execute_raw(statement(
+                conn,
+                "UPDATE sync_queue SET force_send = 1 WHERE id = $1 AND lease_owner IS NULL",
+                vec![row.id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("forcing a job"))?;
+        }
+        self.act_on(conn, &waiting, Action::Retry).await
+    }
+
     /// Retries every job `filter` selects (its order, position and limit aside), as
     /// [`retry`](Self::retry) does one; running jobs are left alone. Returns how many were
     /// retried.

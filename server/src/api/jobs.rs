@@ -51,7 +51,7 @@ pub(super) fn job_json(job: &Job) -> Value {
         "object_id": job.object.id, "state": job.state.as_str(), "failed_attempts": job.failed_attempts,
         "failure_mode": job.state.failure_mode().map(|mode| mode.as_str()),
         "running": job.state == JobState::Running, "last_error": job.last_error,
-        "triggered_by": job.triggered_by, "triggered_at": time(job.triggered_at),
+        "triggered_by": job.triggered_by, "triggered_at": time(job.triggered_at), "force": job.force,
         "not_before": waiting.then(|| time(job.not_before))})
 }
 

@@ -107,6 +107,8 @@ pub(crate) async fn editor(
         input type="hidden" id="provider" value=(id);
         p {
             button #validate type="button" { "Validate" } " "
+            label { "preview with object " input #preview-type placeholder="type" size="10"; " " input #preview-id placeholder="id" size="10"; } " "
+            button #preview type="button" { "Preview" } " "
             label { "note " input #note placeholder="why (stored with the version)"; } " "
             button #save type="button" { "Save as a new version" }
         }
@@ -300,4 +302,83 @@ pub(crate) async fn rollback(
         return super::pages::failure(&error);
     }
     axum::response::Redirect::to(&format!("/dashboard/providers/{id}")).into_response()
+}
+
+/// The data of `object` as a job would sync it now: its waiting job's snapshot, else what
+/// the configured object source loads.
+async fn object_data(
+    state: &AppState,
+    provider: &str,
+    object: &outsync_core::ObjectRef,
+) -> Result<serde_json::Value, String> {
+    let filter = outsync_queue::JobFilter {
+        object: Some(object.clone()),
+        provider: Some(provider.to_owned()),
+        ..outsync_queue::JobFilter::default()
+    };
+    let jobs = state
+        .queue
+        .list_jobs(&state.db, &filter)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(snapshot) = jobs.into_iter().rev().find_map(|job| job.snapshot) {
+        return Ok(snapshot);
+    }
+    let Some(sources) = &state.sources else {
+        return Err(format!(
+            "{object} has no waiting job with a snapshot, and the service has no object source to load it from"
+        ));
+    };
+    use outsync_core::ObjectSource;
+    match sources.load_for(provider, object).await {
+        Ok(Some(data)) => Ok(data),
+        Ok(None) => Err(format!("the object source has no {object}")),
+        Err(error) => Err(error.messages().join("; ")),
+    }
+}
+
+/// `POST /dashboard/providers/{provider}/preview?type=&id=` (the editor's JSON,
+/// `x-csrf-token`): what the edited mappings would send for a real object, sending nothing.
+pub(crate) async fn preview(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    body: String,
+) -> Response {
+    let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if !csrf_ok(&state, &headers, given) {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"problems": ["missing or stale CSRF token: reload the page"]})),
+        )
+            .into_response();
+    }
+    let problems =
+        |problems: Vec<String>| axum::Json(json!({"problems": problems})).into_response();
+    let (Some(object_type), Some(object_id)) = (query.get("type"), query.get("id")) else {
+        return problems(vec!["give the object's type and id".to_owned()]);
+    };
+    let value: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(value) => value,
+        Err(error) => return problems(vec![format!("the mappings are not JSON: {error}")]),
+    };
+    let built = match state.reloader.build(&id, &value) {
+        Ok(built) => built,
+        Err(error) => return problems(error.messages().to_vec()),
+    };
+    let object = outsync_core::ObjectRef::new(object_type.trim(), object_id.trim());
+    let data = match object_data(&state, &id, &object).await {
+        Ok(data) => data,
+        Err(problem) => return problems(vec![problem]),
+    };
+    match outsync_core::preview(&built, &object, &data) {
+        Ok(entries) => axum::Json(json!({"preview": entries.iter().map(|entry| json!({
+            "mapping": entry.mapping_id,
+            "child": entry.child.to_string(),
+            "id": entry.id_value,
+            "properties": entry.properties.iter().map(|p| json!({"field": p.external_field.to_string(), "mode": p.mode.to_string(), "value": p.value})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()})).into_response(),
+        Err(error) => problems(error.messages().to_vec()),
+    }
 }

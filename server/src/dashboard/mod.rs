@@ -54,6 +54,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/dashboard/providers/{provider}/rollback",
             post(editor::rollback),
         )
+        .route(
+            "/dashboard/providers/{provider}/preview",
+            post(editor::preview),
+        )
         .route("/dashboard/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(state, require_session));
     Router::new()

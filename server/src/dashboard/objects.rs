@@ -158,7 +158,8 @@ async fn show(state: &crate::api::AppState, headers: &HeaderMap, object: ObjectR
             input type="hidden" name="csrf" value=(csrf(state, headers));
             input type="hidden" name="type" value=(object.object_type);
             input type="hidden" name="id" value=(object.id);
-            button { "Sync now" } " " span.muted { "runs the object's waiting jobs at once" }
+            button { "Sync now" } " " span.muted { "runs the object's waiting jobs at once" } " "
+            button name="force" value="1" { "Force a sync" } " " span.muted { "sends even what the target should already have" }
         }
         @if providers.is_empty() { p.muted { "outsync has no job, result or run of this object." } }
         @for provider in &providers { (provider_section(&found, provider, now)) }
@@ -190,6 +191,11 @@ pub(crate) async fn sync_now(
         );
     };
     let object = ObjectRef::new(object_type, id);
+    if field("force").is_some()
+        && let Err(problem) = force(&state, &object).await
+    {
+        return message(StatusCode::CONFLICT, "Force a sync", &problem);
+    }
     let filter = JobFilter {
         object: Some(object.clone()),
         limit: 100,
@@ -206,4 +212,42 @@ pub(crate) async fn sync_now(
         Err(error) => return failure(&error),
     }
     Redirect::to(&object_href(&object)).into_response()
+}
+
+/// Forces the object's waiting jobs; without any, enqueues a forced job for every provider
+/// that has synced the object, loaded from the object source when it runs.
+async fn force(state: &crate::api::AppState, object: &ObjectRef) -> Result<(), String> {
+    let forced = state
+        .queue
+        .force_waiting(&state.db, object)
+        .await
+        .map_err(|e| e.to_string())?;
+    if forced > 0 {
+        return Ok(());
+    }
+    if state.sources.is_none() {
+        return Err(format!(
+            "{object} has no waiting job, and without an object source the service cannot load it: enqueue it with a snapshot and force"
+        ));
+    }
+    let found = state
+        .queue
+        .object_state(&state.db, object, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut providers: Vec<String> = found.results.iter().map(|r| r.provider.clone()).collect();
+    providers.sort();
+    providers.dedup();
+    for provider in providers {
+        let options = outsync_queue::EnqueueOptions {
+            force: true,
+            ..outsync_queue::EnqueueOptions::default()
+        };
+        state
+            .queue
+            .enqueue(&state.db, &provider, object, "dashboard force", options)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

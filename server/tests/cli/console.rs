@@ -221,3 +221,144 @@ async fn the_console_pages_filters_confirms_bulk_actions_and_keeps_odd_ids_intac
         "{nothing}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_editor_previews_edited_mappings_against_a_real_object() {
+    let label = "console-preview";
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        temp_dir(label).join("q.db").display()
+    );
+    {
+        let db = connect(&url).await.unwrap();
+        // A job waiting for tomorrow, with the object's data.
+        let options = EnqueueOptions {
+            snapshot: Some(
+                json!({"id": 77, "email": "u77@example.org", "display_name": "Grace", "location": "Oslo"}),
+            ),
+            not_before_ms: Some(4_102_444_800_000),
+            ..EnqueueOptions::default()
+        };
+        Queue::new(["basket"])
+            .enqueue(
+                &db,
+                "basket",
+                &ObjectRef::new("UserProfile", "77"),
+                "seed",
+                options,
+            )
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    }
+    let served = serve_with(
+        label,
+        &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let at = |path: &str| format!("{}{path}", served.base);
+    let login = http
+        .post(at("/dashboard/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let editor = page_text(&http, &at("/dashboard/providers/basket/editor"), &cookie).await;
+    let csrf = editor
+        .split("id=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let mut mappings: serde_json::Value =
+        serde_json::from_str(outsync_basket::DEFAULT_MAPPINGS).unwrap();
+    mappings[0]["property_mappings"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"source_field": "user_location", "external_field": "where"}));
+    let preview = |id: &str| {
+        http.post(at(&format!(
+            "/dashboard/providers/basket/preview?type=UserProfile&id={id}"
+        )))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .body(mappings.to_string())
+        .send()
+    };
+    let answer: serde_json::Value = preview("77").await.unwrap().json().await.unwrap();
+    let properties = answer["preview"][0]["properties"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(answer["preview"][0]["mapping"], "userprofile");
+    assert!(
+        properties
+            .iter()
+            .any(|p| p["field"] == "where" && p["value"] == "Oslo"),
+        "the edited mapping's new field, from the waiting job's data: {answer}"
+    );
+    let missing: serde_json::Value = preview("78").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        missing["problems"][0],
+        "UserProfile 78 has no waiting job with a snapshot, and the service has no object source to load it from"
+    );
+
+    // "Force a sync" marks the waiting job to send everything and runs it now.
+    let force = |id: &str| {
+        http.post(at("/dashboard/object/sync"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("type", "UserProfile"),
+                ("id", id),
+                ("force", "1"),
+            ])
+            .send()
+    };
+    assert_eq!(force("77").await.unwrap().status(), 303);
+    let jobs: serde_json::Value = http
+        .get(at("/api/jobs?search=77"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs["jobs"][0]["force"], true, "{jobs}");
+    let state: serde_json::Value = http
+        .get(at("/api/objects/UserProfile/77"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["runs"].as_array().unwrap().len(),
+        1,
+        "it ran at once: {state}"
+    );
+    let refused = force("78").await.unwrap();
+    assert_eq!(refused.status(), 409);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("without an object source the service cannot load it")
+    );
+}

@@ -45,3 +45,19 @@ document.getElementById('save').onclick = async () => {
   if (v.saved) { out.className = 'ok'; out.textContent = 'Saved version ' + v.saved + '; workers use it within a second.'; }
   else { out.className = 'bad'; for (const p of v.problems) { const li = document.createElement('li'); li.textContent = p; out.appendChild(li); } }
 };
+document.getElementById('preview').onclick = async () => {
+  const provider = document.getElementById('provider').value;
+  const query = 'type=' + encodeURIComponent(document.getElementById('preview-type').value) + '&id=' + encodeURIComponent(document.getElementById('preview-id').value);
+  const r = await fetch('/dashboard/providers/' + encodeURIComponent(provider) + '/preview?' + query, {method: 'POST',
+    headers: {'content-type': 'application/json', 'x-csrf-token': document.getElementById('csrf').value}, body: json.value});
+  const v = await r.json(); const out = document.getElementById('result'); out.innerHTML = '';
+  if (v.problems) { out.className = 'bad'; for (const p of v.problems) { const li = document.createElement('li'); li.textContent = p; out.appendChild(li); } return; }
+  out.className = '';
+  if (v.preview.length === 0) { out.textContent = 'No mapping reads this object type.'; }
+  for (const entry of v.preview) {
+    const li = document.createElement('li');
+    li.textContent = 'mapping ' + entry.mapping + (entry.child ? ' (' + entry.child + ')' : '') + ', id ' + JSON.stringify(entry.id) + ': ' +
+      entry.properties.map(p => p.field + ' = ' + JSON.stringify(p.value) + (p.mode !== 'overwrite' ? ' (' + p.mode + ')' : '')).join(', ');
+    out.appendChild(li);
+  }
+};
