@@ -112,33 +112,33 @@ impl Queue {
         Ok(counts)
     }
 
-    /// Runs per minute since `since_ms`: (minute since the epoch, succeeded, runs), by
-    /// minute; one read of the runs' time index.
-    pub async fn runs_per_minute<C: ConnectionTrait>(
+    /// Runs since `since_ms` by time bucket of `bucket_ms` and outcome: (bucket number,
+    /// i.e. time / `bucket_ms`, outcome, runs); one read of the runs' time index.
+    pub async fn runs_by_outcome<C: ConnectionTrait>(
         &self,
         conn: &C,
         since_ms: i64,
-    ) -> Result<Vec<(i64, bool, u64)>, QueueError> {
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, String, u64)>, QueueError> {
         let rows = conn
             .query_all_raw(statement(
                 conn,
-                "SELECT at / 60000 AS minute, CASE WHEN outcome = 'success' THEN 1 ELSE 0 END AS ok, \
-                 COUNT(*) AS runs FROM sync_run WHERE at > $1 GROUP BY at / 60000, \
-                 CASE WHEN outcome = 'success' THEN 1 ELSE 0 END ORDER BY minute",
-                vec![since_ms.into()],
+                "SELECT at / $2 AS bucket, outcome, COUNT(*) AS runs FROM sync_run WHERE at > $1 \
+                 GROUP BY at / $2, outcome ORDER BY bucket",
+                vec![since_ms.into(), bucket_ms.max(1).into()],
             ))
             .await
-            .map_err(QueueError::db("counting runs per minute"))?;
+            .map_err(QueueError::db("counting runs by outcome"))?;
         rows.iter()
             .map(|row| {
                 Ok((
-                    get::<i64>(row, "minute")?,
-                    get::<i32>(row, "ok")? != 0,
+                    get::<i64>(row, "bucket")?,
+                    get::<String>(row, "outcome")?,
                     u64::try_from(get::<i64>(row, "runs")?).unwrap_or_default(),
                 ))
             })
             .collect::<Result<_, sea_orm::DbErr>>()
-            .map_err(QueueError::db("counting runs per minute"))
+            .map_err(QueueError::db("counting runs by outcome"))
     }
 
     /// The object types that have a job, a stored result or a run with object id `id`

@@ -1,5 +1,6 @@
-//! The overview: queue depth by provider and state, the oldest due job's age, runs per
-//! minute over the last hour as a server-rendered SVG chart, recent runs and providers.
+//! The overview: queue depth by provider and state, the oldest due job's age, runs by
+//! outcome class per minute over the last hour and per hour over the last day as
+//! server-rendered SVG charts, recent runs and providers.
 
 use super::layout::{ago, object_link, page, respond};
 use super::pages::{Shared, failure};
@@ -9,54 +10,85 @@ use axum::response::Response;
 use maud::{Markup, PreEscaped, html};
 use outsync_queue::RunOutcome;
 
-/// Minutes the throughput chart covers.
-const MINUTES: usize = 60;
+/// The outcome classes the charts stack, with their colours, bottom first.
+const CLASSES: [(&str, &str); 4] = [
+    ("succeeded", "#1b7f3b"),
+    ("waiting (retry, snoozed)", "#d08c00"),
+    (
+        "stopped (permanent, config, exceeded, internal, timeout)",
+        "#b00020",
+    ),
+    ("other (skipped, missing, cancelled)", "#8a8a8a"),
+];
 
-/// Runs per minute over the last hour, successes and failures stacked, as inline SVG.
-fn throughput_chart(per_minute: &[(i64, bool, u64)], now_ms: i64) -> Markup {
-    let mut ok = [0u64; MINUTES];
-    let mut bad = [0u64; MINUTES];
-    let this_minute = now_ms / 60_000;
-    for (minute, succeeded, runs) in per_minute {
-        let minutes_ago = usize::try_from(this_minute - minute).unwrap_or(usize::MAX);
-        if minutes_ago < MINUTES {
-            let slot = MINUTES - 1 - minutes_ago;
-            if *succeeded {
-                ok[slot] += runs
-            } else {
-                bad[slot] += runs
-            }
+fn class_of(outcome: &str) -> usize {
+    match outcome {
+        "success" => 0,
+        "retry" | "snoozed" => 1,
+        "permanent" | "config" | "exceeded" | "internal" | "timeout" => 2,
+        _ => 3,
+    }
+}
+
+/// Runs by outcome class over the last `slots` buckets of `bucket_ms`, stacked, as inline
+/// SVG with a legend of the totals.
+fn chart(
+    runs: &[(i64, String, u64)],
+    now_ms: i64,
+    bucket_ms: i64,
+    slots: usize,
+    caption: &str,
+) -> Markup {
+    let mut counts = vec![[0u64; 4]; slots];
+    let this_bucket = now_ms / bucket_ms;
+    for (bucket, outcome, count) in runs {
+        let ago = usize::try_from(this_bucket - bucket).unwrap_or(usize::MAX);
+        if ago < slots {
+            counts[slots - 1 - ago][class_of(outcome)] += count;
         }
     }
-    let peak = (0..MINUTES)
-        .map(|i| ok[i] + bad[i])
+    let peak = counts
+        .iter()
+        .map(|c| c.iter().sum::<u64>())
         .max()
         .unwrap_or(0)
         .max(1);
-    let (width, height, bar) = (600.0, 120.0, 10.0);
+    let (height, width) = (120.0, 600.0);
     #[allow(clippy::cast_precision_loss)]
-    let scale = |runs: u64| runs as f64 / peak as f64 * height;
+    let bar = width / slots as f64;
     let mut bars = String::new();
-    for slot in 0..MINUTES {
+    for (slot, classes) in counts.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
         let x = slot as f64 * bar;
-        let (ok_height, bad_height) = (scale(ok[slot]), scale(bad[slot]));
-        bars.push_str(&format!(
-            "<rect x=\"{x}\" y=\"{}\" width=\"9\" height=\"{ok_height}\" fill=\"#1b7f3b\"><title>{} ok</title></rect>\
-             <rect x=\"{x}\" y=\"{}\" width=\"9\" height=\"{bad_height}\" fill=\"#b00020\"><title>{} not ok</title></rect>",
-            height - ok_height, ok[slot], height - ok_height - bad_height, bad[slot]
-        ));
+        let mut top = height;
+        for (class, count) in classes.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)]
+            let h = *count as f64 / peak as f64 * height;
+            top -= h;
+            if *count > 0 {
+                bars.push_str(&format!(
+                    "<rect x=\"{x:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>{count} {}</title></rect>",
+                    (bar - 1.0).max(1.0),
+                    CLASSES[class].1,
+                    CLASSES[class].0
+                ));
+            }
+        }
     }
-    let total_ok: u64 = ok.iter().sum();
-    let total_bad: u64 = bad.iter().sum();
+    let totals: Vec<u64> = (0..4)
+        .map(|class| counts.iter().map(|c| c[class]).sum())
+        .collect();
     html! {
         figure {
-            svg width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } role="img"
-                aria-label={ "runs per minute over the last hour: " (total_ok) " succeeded, " (total_bad) " did not" } {
+            svg width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } role="img" aria-label=(caption) {
                 (PreEscaped(bars))
             }
-            figcaption.muted { "Runs per minute, last hour (peak " (peak) "/min): "
-                span.ok { (total_ok) " succeeded" } ", " span.bad { (total_bad) " did not" } }
+            figcaption {
+                (caption) " (peak " (peak) " per bar): "
+                @for (class, (name, colour)) in CLASSES.iter().enumerate() {
+                    span style={ "color:" (colour) } { "■ " } (totals[class]) " " (name) "  "
+                }
+            }
         }
     }
 }
@@ -68,9 +100,14 @@ pub(crate) async fn overview(State(state): Shared) -> Response {
         state.queue.stats(&state.db),
         state.queue.recent_runs(&state.db, 25, None),
         state.queue.oldest_due_ms(&state.db),
-        state.queue.runs_per_minute(&state.db, now - 3_600_000)
+        state
+            .queue
+            .runs_by_outcome(&state.db, now - 3_600_000, 60_000),
+        state
+            .queue
+            .runs_by_outcome(&state.db, now - 86_400_000, 3_600_000)
     );
-    let (stats, runs, oldest, per_minute) = match found {
+    let (stats, runs, oldest, last_hour, last_day) = match found {
         Ok(found) => found,
         Err(error) => return failure(&error),
     };
@@ -88,7 +125,8 @@ pub(crate) async fn overview(State(state): Shared) -> Response {
             @if stats.by_provider.is_empty() { tr { td.muted colspan="3" { "none" } } }
         }
         h2 { "Throughput" }
-        (throughput_chart(&per_minute, now))
+        (chart(&last_hour, now, 60_000, 60, "Runs per minute, last hour"))
+        (chart(&last_day, now, 3_600_000, 24, "Runs per hour, last day"))
         h2 { "Recent runs" }
         table {
             tr { th { "when" } th { "provider" } th { "object" } th { "outcome" } th { "error" } }

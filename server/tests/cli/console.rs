@@ -215,6 +215,24 @@ async fn the_console_pages_filters_confirms_bulk_actions_and_keeps_odd_ids_intac
         found.headers()["location"],
         "/dashboard/object?type=UserProfile&id=Zo%C3%AB%20%E6%9D%B1%E4%BA%AC"
     );
+    // The overview charts the retried jobs' runs (they stop again: no snapshot, no source).
+    let mut overview = String::new();
+    for _ in 0..100 {
+        overview = page_text(&http, &at("/dashboard"), &cookie).await;
+        if overview.contains(" stopped (permanent, config, exceeded, internal, timeout)</title>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        overview.contains("Runs per minute, last hour")
+            && overview.contains("Runs per hour, last day"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains(" stopped (permanent, config, exceeded, internal, timeout)</title>"),
+        "the stopped runs are charted: {overview}"
+    );
     let nothing = page_text(&http, &at("/dashboard/object?id=nobody"), &cookie).await;
     assert!(
         nothing.contains("No job, result or run names an object with id"),
