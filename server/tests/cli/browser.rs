@@ -43,7 +43,8 @@ impl Browser {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        let profile = temp_dir("chromium-profile");
+        // A profile of its own: Chromium refuses a profile another instance holds.
+        let profile = temp_dir(&format!("chromium-profile-{port}"));
         let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "binary": std::env::var("OUTSYNC_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -197,8 +198,12 @@ impl Drop for Browser {
     }
 }
 
+/// One Chromium at a time: the browser tests take turns (two cores, timed waits).
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_browser_logs_in_finds_a_failed_job_retries_it_and_sees_it_synced() {
+    let _turn = ONE_BROWSER.lock().await;
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -444,6 +449,7 @@ async fn seed_problems(url: &str, count: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_works_through_a_hundred_thousand_problems_in_a_browser() {
+    let _turn = ONE_BROWSER.lock().await;
     let Some(browser) = Browser::start().await else {
         return;
     };
