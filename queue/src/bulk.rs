@@ -24,7 +24,6 @@ async fn retry_row(
     if job.lease_owner.is_some() {
         return Ok(false);
     }
-    let failed = QueueError::db("retrying a job");
     let sibling = tx
         .query_one_raw(statement(
             tx,
@@ -54,7 +53,7 @@ async fn retry_row(
             vec![now.into(), sibling_id.into()],
         ))
         .await
-        .map_err(failed)?;
+        .map_err(QueueError::db("retrying a job"))?;
     } else {
         tx.execute_raw(statement(
             tx,
@@ -63,7 +62,7 @@ async fn retry_row(
             vec![now.into(), job.id.into()],
         ))
         .await
-        .map_err(failed)?;
+        .map_err(QueueError::db("retrying a job"))?;
     }
     Ok(true)
 }
@@ -102,6 +101,8 @@ async fn cancel_row(
 #[derive(Clone, Copy)]
 enum Action {
     Retry,
+    /// Retry, sending even what the provider believes unchanged.
+    Force,
     Cancel,
 }
 
@@ -125,8 +126,8 @@ impl Queue {
     }
 
     /// Marks the waiting jobs of `object` (pending, snoozed or stopped; not running) to
-    /// send even what the provider believes unchanged, and makes them due now. Returns how
-    /// many.
+    /// send even what the provider believes unchanged, and makes them due now as
+    /// [`retry`](Self::retry) does. Returns how many.
     pub async fn force_waiting(
         &self,
         conn: &DatabaseConnection,
@@ -137,20 +138,7 @@ impl Queue {
             ..JobFilter::default()
         };
         let rows = self.rows_matching(conn, &filter).await?;
-        let waiting: Vec<_> = rows
-            .into_iter()
-            .filter(|row| row.lease_owner.is_none())
-            .collect();
-        for row in &waiting {
-            conn.execute_raw(statement(
-                conn,
-                "UPDATE sync_queue SET force_send = 1 WHERE id = $1 AND lease_owner IS NULL",
-                vec![row.id.into()],
-            ))
-            .await
-            .map_err(QueueError::db("forcing a job"))?;
-        }
-        self.act_on(conn, &waiting, Action::Retry).await
+        self.act_on(conn, &rows, Action::Force).await
     }
 
     /// Retries every job `filter` selects (its order, position and limit aside), as
@@ -215,6 +203,16 @@ impl Queue {
         for job in jobs {
             match action {
                 Action::Retry => changed += u64::from(retry_row(&tx, job, now).await?),
+                Action::Force => {
+                    tx.execute_raw(statement(
+                        &tx,
+                        "UPDATE sync_queue SET force_send = 1 WHERE id = $1 AND lease_owner IS NULL",
+                        vec![job.id.into()],
+                    ))
+                    .await
+                    .map_err(QueueError::db("forcing a job"))?;
+                    changed += u64::from(retry_row(&tx, job, now).await?);
+                }
                 Action::Cancel => {
                     runs.push(cancel_row(&tx, job, now).await?);
                     changed += 1;
@@ -226,7 +224,7 @@ impl Queue {
             .await
             .map_err(QueueError::db("committing an operator action"))?;
         crate::metrics::observe_runs(&runs);
-        if matches!(action, Action::Retry) && changed > 0 {
+        if !matches!(action, Action::Cancel) && changed > 0 {
             self.wake();
         }
         Ok(changed)

@@ -1,17 +1,45 @@
-//! The run history: recent runs, their durations, and pruning.
+//! The run history: recent runs, runs by outcome over time, and pruning.
 
 use super::Queue;
 use super::entity::sync_run;
 use super::error::QueueError;
-use super::outcome::RunOutcome;
 use super::sql::{get, statement};
-use super::views::{Run, RunDurations};
+use super::views::Run;
 use outsync_core::ObjectRef;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 impl Queue {
+    /// Runs since `since_ms` by time bucket of `bucket_ms` and outcome: (bucket number,
+    /// i.e. time / `bucket_ms`, outcome, runs); one read of the runs' time index.
+    pub async fn runs_by_outcome<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        since_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, String, u64)>, QueueError> {
+        let rows = conn
+            .query_all_raw(statement(
+                conn,
+                "SELECT at / $2 AS bucket, outcome, COUNT(*) AS runs FROM sync_run WHERE at > $1 \
+                 GROUP BY at / $2, outcome ORDER BY bucket",
+                vec![since_ms.into(), bucket_ms.max(1).into()],
+            ))
+            .await
+            .map_err(QueueError::db("counting runs by outcome"))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get::<i64>(row, "bucket")?,
+                    get::<String>(row, "outcome")?,
+                    u64::try_from(get::<i64>(row, "runs")?).unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(QueueError::db("counting runs by outcome"))
+    }
+
     /// The last `count` runs, newest first (optionally of one object).
     pub async fn recent_runs<C: ConnectionTrait>(
         &self,
@@ -33,63 +61,6 @@ impl Queue {
             .await
             .map_err(QueueError::db("reading runs"))?;
         rows.into_iter().map(Run::try_from).collect()
-    }
-
-    /// Retained runs by provider and outcome, with how many took at most each of
-    /// `bounds_ms` (for a latency histogram).
-    pub async fn run_durations<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        bounds_ms: &[u64],
-    ) -> Result<Vec<RunDurations>, QueueError> {
-        let buckets: Vec<String> = bounds_ms
-            .iter()
-            .map(|b| format!("SUM(CASE WHEN duration_ms <= {b} THEN 1 ELSE 0 END) AS le_{b}"))
-            .collect();
-        let sql = format!(
-            "SELECT provider, outcome, COUNT(*) AS runs, \
-             CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) AS total_ms{}{} \
-             FROM sync_run GROUP BY provider, outcome",
-            if buckets.is_empty() { "" } else { ", " },
-            buckets.join(", ")
-        );
-        let failed = QueueError::db("reading run durations");
-        let rows = conn
-            .query_all_raw(statement(conn, &sql, Vec::new()))
-            .await
-            .map_err(failed)?;
-        let mut durations = Vec::with_capacity(rows.len());
-        let count = |n: i64| u64::try_from(n).unwrap_or_default();
-        for row in rows {
-            let read = || -> Result<_, sea_orm::DbErr> {
-                let mut at_most = Vec::with_capacity(bounds_ms.len());
-                for bound in bounds_ms {
-                    at_most.push((*bound, count(get(&row, &format!("le_{bound}"))?)));
-                }
-                Ok((
-                    get::<String>(&row, "provider")?,
-                    get::<String>(&row, "outcome")?,
-                    count(get(&row, "runs")?),
-                    count(get(&row, "total_ms")?),
-                    at_most,
-                ))
-            };
-            let (provider, outcome, runs, total_ms, at_most) =
-                read().map_err(QueueError::db("reading run durations"))?;
-            let outcome = RunOutcome::parse(&outcome).ok_or_else(|| QueueError::CorruptRecord {
-                table: "sync_run",
-                id: 0,
-                problem: format!("unknown outcome \"{outcome}\""),
-            })?;
-            durations.push(RunDurations {
-                provider,
-                outcome,
-                runs,
-                total_ms,
-                at_most,
-            });
-        }
-        Ok(durations)
     }
 
     /// The number of run records.

@@ -61,7 +61,7 @@ pub use outcome::RunOutcome;
 pub use retry::{LeaseExpiry, RetryPolicy};
 pub use rounds::{ROUNDS_KEPT, Round};
 pub use select::{JobFilter, JobPage, JobSort};
-pub use views::{Run, RunDurations, StoredResult};
+pub use views::{Run, StoredResult};
 pub use worker::{ProviderLimits, UnknownProviders, WorkSummary, Worker, WorkerConfig};
 
 /// Re-exported so applications use the same sea-orm as the queue (connections,

@@ -48,6 +48,29 @@ impl QueueStats {
 }
 
 impl Queue {
+    /// The object types that have a job, a stored result or a run with object id `id`
+    /// (the dashboard's search by id alone).
+    pub async fn object_types_with_id<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &str,
+    ) -> Result<Vec<String>, QueueError> {
+        let rows = conn
+            .query_all_raw(statement(
+                conn,
+                "SELECT object_type FROM sync_queue WHERE object_id = $1 \
+                 UNION SELECT object_type FROM sync_result WHERE object_id = $1 \
+                 UNION SELECT object_type FROM sync_run WHERE object_id = $1 ORDER BY object_type",
+                vec![id.into()],
+            ))
+            .await
+            .map_err(QueueError::db("finding an object by id"))?;
+        rows.iter()
+            .map(|row| get::<String>(row, "object_type"))
+            .collect::<Result<_, _>>()
+            .map_err(QueueError::db("finding an object by id"))
+    }
+
     /// One job.
     pub async fn job<C: ConnectionTrait>(&self, conn: &C, id: i64) -> Result<Job, QueueError> {
         self.job_row(conn, id).await.map(Job::from)

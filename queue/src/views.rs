@@ -135,18 +135,3 @@ impl TryFrom<sync_run::Model> for Run {
         })
     }
 }
-
-/// Retained runs of one provider with one outcome, and how long they took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunDurations {
-    /// The provider.
-    pub provider: String,
-    /// How the runs ended.
-    pub outcome: RunOutcome,
-    /// How many runs.
-    pub runs: u64,
-    /// Their total duration (ms).
-    pub total_ms: u64,
-    /// For each bound asked for (ms), how many runs took at most that long.
-    pub at_most: Vec<(u64, u64)>,
-}

@@ -140,8 +140,7 @@ impl MailmanServer {
     /// Adds many addresses to `list` at once, with Mailman's own `addmembers` command
     /// (through the control script).
     pub fn add_members(&self, list: &str, emails: impl IntoIterator<Item = String>) {
-        let script = std::env::var("OUTSYNC_TEST_MAILMAN_CTL")
-            .expect("OUTSYNC_TEST_MAILMAN_CTL names scripts/mailman.sh");
+        let script = control_script();
         let file = std::env::temp_dir().join(format!(
             "outsync-addmembers-{}-{}.txt",
             std::process::id(),
@@ -169,8 +168,7 @@ impl MailmanServer {
     /// How many REST requests Mailman has logged whose line contains `needle` (Mailman
     /// logs one line per request; the control script says where).
     pub fn logged_requests(&self, needle: &str) -> usize {
-        let script = std::env::var("OUTSYNC_TEST_MAILMAN_CTL")
-            .expect("OUTSYNC_TEST_MAILMAN_CTL names scripts/mailman.sh");
+        let script = control_script();
         let output = std::process::Command::new("bash")
             .args([script.as_str(), "log"])
             .output()
@@ -204,12 +202,17 @@ impl MailmanServer {
 
     /// Runs the control script (`stop` or `start`), from `OUTSYNC_TEST_MAILMAN_CTL`.
     pub fn control(&self, command: &str) {
-        let script = std::env::var("OUTSYNC_TEST_MAILMAN_CTL")
-            .expect("OUTSYNC_TEST_MAILMAN_CTL names scripts/mailman.sh");
+        let script = control_script();
         let status = std::process::Command::new("bash")
             .args([script.as_str(), command])
             .status()
             .expect("run the Mailman control script");
         assert!(status.success(), "scripts/mailman.sh {command} failed");
     }
+}
+
+/// The control script, from `OUTSYNC_TEST_MAILMAN_CTL`.
+fn control_script() -> String {
+    std::env::var("OUTSYNC_TEST_MAILMAN_CTL")
+        .expect("OUTSYNC_TEST_MAILMAN_CTL names scripts/mailman.sh")
 }

@@ -3,7 +3,7 @@
 //! search, and ids that survive links and forms whatever they contain.
 
 use super::bulk::seed;
-use super::dashboard::page_text;
+use super::dashboard::{csrf_in, log_in, page_text};
 use super::{TOKEN, serve_with, temp_dir};
 use outsync_core::ObjectRef;
 use outsync_queue::sea_orm::ConnectionTrait;
@@ -37,7 +37,9 @@ async fn seed_odd_ids(url: &str) {
             .unwrap();
     }
     db.execute_unprepared(
-        "UPDATE sync_queue SET failure_mode = 'permanent', last_error = 'odd id' WHERE triggered_by = 'seed' AND last_error IS NULL",
+        "UPDATE sync_queue SET failure_mode = 'permanent', last_error = 'odd id', \
+         last_error_detail = 'HTTP 400 from /amo-sync/userprofile/: {\"desc\": \"odd id\"}' \
+         WHERE triggered_by = 'seed' AND last_error IS NULL",
     )
     .await
     .unwrap();
@@ -52,12 +54,6 @@ fn links(page: &str, prefix: &str) -> Vec<String> {
         .map(|href| href.replace("&amp;", "&"))
         .filter(|href| href.starts_with(prefix))
         .collect()
-}
-
-fn csrf_in(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -78,19 +74,7 @@ async fn the_console_pages_filters_confirms_bulk_actions_and_keeps_odd_ids_intac
         .build()
         .unwrap();
     let at = |path: &str| format!("{}{path}", served.base);
-    let login = http
-        .post(at("/dashboard/login"))
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = log_in(&http, &served.base).await;
 
     // 256 stopped jobs: the first page shows 50 of them and says how many there are.
     let first = page_text(&http, &at("/dashboard/problems"), &cookie).await;
@@ -202,6 +186,18 @@ async fn the_console_pages_filters_confirms_bulk_actions_and_keeps_odd_ids_intac
         assert!(page.contains("odd id"), "{id}: its job is shown");
     }
     assert!(!odd.contains("<b>x</b>"), "markup in an id is escaped");
+    // A permanent failure made no attempt worth counting and waits for nobody: neither
+    // "attempts 0" nor a "not before" of 1970; the stored error detail is shown.
+    assert!(
+        !odd.contains("<td>0</td>") && !odd.contains("1970"),
+        "{odd}"
+    );
+    assert!(
+        odd.contains("<summary>detail</summary><pre>HTTP 400 from /amo-sync/userprofile/"),
+        "{odd}"
+    );
+    // The actions sit above the table as well as below it.
+    assert!(odd.find("value=\"retry-all\"").unwrap() < odd.find("<table>").unwrap());
 
     // The search box finds an object by id alone.
     let found = http
@@ -278,19 +274,7 @@ async fn the_editor_previews_edited_mappings_against_a_real_object() {
         .build()
         .unwrap();
     let at = |path: &str| format!("{}{path}", served.base);
-    let login = http
-        .post(at("/dashboard/login"))
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = log_in(&http, &served.base).await;
     let editor = page_text(&http, &at("/dashboard/providers/basket/editor"), &cookie).await;
     let csrf = editor
         .split("id=\"csrf\" value=\"")

@@ -14,7 +14,25 @@ pub(super) async fn page_text(http: &reqwest::Client, url: &str, cookie: &str) -
         .unwrap()
 }
 
-fn csrf_in(page: &str) -> String {
+/// The CSRF token in a page's forms.
+/// Logs in to the dashboard at `base`; returns the session cookie.
+pub(super) async fn log_in(http: &reqwest::Client, base: &str) -> String {
+    let login = http
+        .post(format!("{base}/dashboard/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+pub(super) fn csrf_in(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.find(marker).expect("a CSRF field") + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_owned()
