@@ -42,6 +42,7 @@ mod rounds;
 mod select;
 pub(crate) mod sql;
 pub(crate) mod store;
+mod tally;
 pub(crate) mod unknown;
 mod views;
 pub mod worker;

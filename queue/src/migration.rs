@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateExternalLedger),
             Box::new(IndexStoppedJobs),
             Box::new(CreateMappingVersions),
+            Box::new(CreateJobTally),
         ]
     }
 
@@ -426,5 +427,21 @@ impl MigrationTrait for CreateMappingVersions {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Creates `sync_queue_tally`, the job counts kept by triggers (see [`crate::tally`]).
+struct CreateJobTally;
+
+impl MigrationName for CreateJobTally {
+    fn name(&self) -> &str {
+        "m20261128_000009_create_job_tally"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateJobTally {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::tally::create(manager.get_connection()).await
     }
 }

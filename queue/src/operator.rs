@@ -109,36 +109,12 @@ impl Queue {
             .map_err(QueueError::db("reading the oldest due job"))
     }
 
-    /// Counts jobs by provider and state.
+    /// Counts jobs by provider and state, from the job tally the queue's triggers keep (a
+    /// few rows however long the queue) and the jobs scheduled later than now.
     pub async fn stats<C: ConnectionTrait>(&self, conn: &C) -> Result<QueueStats, QueueError> {
-        let rows = conn
-            .query_all_raw(statement(
-                conn,
-                "SELECT provider, CASE WHEN failure_mode IS NOT NULL THEN failure_mode \
-                   WHEN lease_owner IS NOT NULL THEN 'running' \
-                   WHEN not_before > $1 THEN 'scheduled' ELSE 'due' END AS state, \
-                 COUNT(*) AS jobs FROM sync_queue GROUP BY 1, 2",
-                vec![self.now_ms().into()],
-            ))
-            .await
-            .map_err(QueueError::db("counting jobs"))?;
-        let mut stats = QueueStats::default();
-        for row in rows {
-            let read = || -> Result<(String, String, i64), sea_orm::DbErr> {
-                Ok((
-                    get(&row, "provider")?,
-                    get(&row, "state")?,
-                    get(&row, "jobs")?,
-                ))
-            };
-            let (provider, state, jobs) = read().map_err(QueueError::db("counting jobs"))?;
-            stats
-                .by_provider
-                .entry(provider)
-                .or_default()
-                .insert(state, jobs);
-        }
-        Ok(stats)
+        Ok(QueueStats {
+            by_provider: crate::tally::read(conn, self.now_ms()).await?,
+        })
     }
 
     /// The stored results of one object (all providers, or one).

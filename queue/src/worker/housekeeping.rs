@@ -28,8 +28,9 @@ impl Worker {
         self.watch_unknown_providers().await
     }
 
-    /// Counts the jobs of providers this worker does not run (warning once per provider)
-    /// and, under [`UnknownProviders::Stop`], stops them. Never deletes a job.
+    /// At most once a minute: folds the job tally of ended database processes, counts the
+    /// jobs of providers this worker does not run (warning once per provider) and, under
+    /// [`UnknownProviders::Stop`], stops them. Never deletes a job.
     async fn watch_unknown_providers(&self) -> Result<(), QueueError> {
         {
             let mut checked = self
@@ -42,6 +43,7 @@ impl Worker {
             }
             *checked = Some(Instant::now());
         }
+        crate::tally::fold_ended_processes(&self.db).await?;
         let config = &self.context.config;
         if config.unknown_providers == UnknownProviders::Stop {
             let stopped =
