@@ -92,6 +92,7 @@ async fn connect_with(
         sqlite_settings(&mut options, settings.read_only, immutable);
     } else {
         options.max_connections(settings.pool_size.unwrap_or(16).max(1));
+        postgres_settings(&mut options, url);
     }
     let connecting = Database::connect(options);
     match tokio::time::timeout(
@@ -134,6 +135,32 @@ fn sqlite_settings(options: &mut ConnectOptions, read_only: bool, immutable: boo
         }
     });
 }
+
+/// Sets TCP_NODELAY on each new connection (see [`crate::tcp_nodelay`]). This is the
+/// pool's only `after_connect`: sea-orm's own (for `set_schema_search_path`, which outsync
+/// does not use) would be replaced by it.
+#[cfg(feature = "postgres")]
+fn postgres_settings(options: &mut ConnectOptions, url: &str) {
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    // A URL that does not parse fails in sea-orm's connect, with its error.
+    let Ok(parsed) = url.parse::<PgConnectOptions>() else {
+        return;
+    };
+    let (host, port) = (parsed.get_host().to_owned(), parsed.get_port());
+    options.map_sqlx_postgres_pool_opts(move |pool| {
+        let host = host.clone();
+        pool.after_connect(move |_connection, _metadata| {
+            let host = host.clone();
+            Box::pin(async move {
+                crate::tcp_nodelay::set_on_connections_to(&host, port).await;
+                Ok(())
+            })
+        })
+    });
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_settings(_options: &mut ConnectOptions, _url: &str) {}
 
 /// Without the `sqlite` feature, connecting to an SQLite URL fails with sea-orm's error.
 #[cfg(not(feature = "sqlite"))]

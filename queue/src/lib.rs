@@ -43,6 +43,8 @@ mod select;
 pub(crate) mod sql;
 pub(crate) mod store;
 mod tally;
+#[cfg(feature = "postgres")]
+mod tcp_nodelay;
 pub(crate) mod unknown;
 mod views;
 pub mod worker;
