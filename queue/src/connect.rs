@@ -15,6 +15,10 @@ pub struct DatabaseSettings {
     /// Open an SQLite file read-only (for commands that only read, so they work on a
     /// file they may not write).
     pub read_only: bool,
+    /// SQLite `synchronous=FULL`: every commit is on disk before it returns, so it
+    /// survives a power loss, not only a crash of the process (the default, `NORMAL` in
+    /// WAL mode, may lose the last commits on power loss, never corrupts).
+    pub sqlite_full_sync: bool,
 }
 
 impl Default for DatabaseSettings {
@@ -23,6 +27,7 @@ impl Default for DatabaseSettings {
             pool_size: None,
             connect_timeout: Duration::from_secs(5),
             read_only: false,
+            sqlite_full_sync: false,
         }
     }
 }
@@ -89,7 +94,7 @@ async fn connect_with(
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
         }
-        sqlite_settings(&mut options, settings.read_only, immutable);
+        sqlite_settings(&mut options, settings, immutable);
     } else {
         options.max_connections(settings.pool_size.unwrap_or(16).max(1));
         postgres_settings(&mut options, url);
@@ -116,10 +121,11 @@ async fn connect_with(
     }
 }
 
-/// WAL journaling, `synchronous=NORMAL` and a 10 s busy timeout; or read-only (and
-/// `immutable`, for a reader that cannot create the log's files).
+/// WAL journaling, `synchronous=NORMAL` (or `FULL`) and a 10 s busy timeout; or read-only
+/// (and `immutable`, for a reader that cannot create the log's files).
 #[cfg(feature = "sqlite")]
-fn sqlite_settings(options: &mut ConnectOptions, read_only: bool, immutable: bool) {
+fn sqlite_settings(options: &mut ConnectOptions, settings: &DatabaseSettings, immutable: bool) {
+    let (read_only, full_sync) = (settings.read_only, settings.sqlite_full_sync);
     options.map_sqlx_sqlite_opts(move |sqlite| {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         let sqlite = sqlite.busy_timeout(Duration::from_secs(10));
@@ -131,7 +137,11 @@ fn sqlite_settings(options: &mut ConnectOptions, read_only: bool, immutable: boo
         } else {
             sqlite
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(if full_sync {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
         }
     });
 }
@@ -164,7 +174,7 @@ fn postgres_settings(_options: &mut ConnectOptions, _url: &str) {}
 
 /// Without the `sqlite` feature, connecting to an SQLite URL fails with sea-orm's error.
 #[cfg(not(feature = "sqlite"))]
-fn sqlite_settings(_options: &mut ConnectOptions, _read_only: bool, _immutable: bool) {}
+fn sqlite_settings(_options: &mut ConnectOptions, _settings: &DatabaseSettings, _immutable: bool) {}
 
 /// The file an SQLite URL points at (`sqlite://queue.db?mode=rwc` → `queue.db`); `None`
 /// for other databases and in-memory SQLite.

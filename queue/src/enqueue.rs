@@ -58,6 +58,10 @@ pub struct BatchSummary {
 /// PostgreSQL's parameter limits.
 const BATCH_ROWS: usize = 4000;
 
+/// A batch enqueue of this many rows or more analyses `sync_queue` on PostgreSQL
+/// afterwards (170 ms at 1,000,000 jobs), since autovacuum may be off or late.
+const ANALYZE_AFTER_ROWS: usize = 100_000;
+
 /// The statement inserting `rows` jobs, merging each into a pending job of the same object.
 /// On PostgreSQL it also notifies listening workers (delivered at commit, so a rolled-back
 /// outbox transaction wakes nobody).
@@ -198,6 +202,13 @@ impl Queue {
                     summary.coalesced += 1;
                 }
             }
+        }
+        if postgres && unique.len() >= ANALYZE_AFTER_ROWS {
+            // Fresh statistics for the operator's queries; the worker's claim does not
+            // depend on them.
+            conn.execute_unprepared("ANALYZE sync_queue")
+                .await
+                .map_err(QueueError::db("analysing the queue after a large enqueue"))?;
         }
         self.wake();
         Ok(summary)

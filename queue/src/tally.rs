@@ -196,14 +196,22 @@ pub(crate) async fn read<C: ConnectionTrait>(
     conn: &C,
     now_ms: i64,
 ) -> Result<BTreeMap<String, BTreeMap<String, i64>>, QueueError> {
+    // SQLite would group by the one-pending index (every waiting job, 870 ms at 1,000,000)
+    // rather than read the due-job index from `now_ms` on: `+provider` keeps it off.
+    let group_by = match conn.get_database_backend() {
+        DbBackend::Postgres => "provider",
+        _ => "+provider",
+    };
     let rows = conn
         .query_all_raw(statement(
             conn,
-            "SELECT provider, state, CAST(SUM(jobs) AS BIGINT) AS jobs FROM sync_queue_tally \
-             GROUP BY provider, state \
-             UNION ALL SELECT provider, 'scheduled', COUNT(*) FROM sync_queue \
-             WHERE lease_owner IS NULL AND failure_mode IS NULL AND not_before > $1 \
-             GROUP BY provider",
+            &format!(
+                "SELECT provider, state, CAST(SUM(jobs) AS BIGINT) AS jobs FROM sync_queue_tally \
+                 GROUP BY provider, state \
+                 UNION ALL SELECT provider, 'scheduled', COUNT(*) FROM sync_queue \
+                 WHERE lease_owner IS NULL AND failure_mode IS NULL AND not_before > $1 \
+                 GROUP BY {group_by}"
+            ),
             vec![now_ms.into()],
         ))
         .await
@@ -232,4 +240,20 @@ pub(crate) async fn read<C: ConnectionTrait>(
     }
     counts.retain(|_, states| !states.is_empty());
     Ok(counts)
+}
+
+/// Whether any job is stopped (in a failure mode), from the tally.
+pub(crate) async fn any_stopped<C: ConnectionTrait>(conn: &C) -> Result<bool, DbErr> {
+    let row = conn
+        .query_one_raw(statement(
+            conn,
+            "SELECT CAST(COALESCE(SUM(jobs), 0) AS BIGINT) AS stopped FROM sync_queue_tally \
+             WHERE state NOT IN ('waiting', 'running')",
+            Vec::new(),
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => get::<i64>(&row, "stopped")? > 0,
+        None => false,
+    })
 }

@@ -49,10 +49,14 @@ pub(crate) async fn claim(
     let provider_params: Vec<String> = (0..providers.len())
         .map(|i| format!("${}", i + 5))
         .collect();
-    // On SQLite the unary `+` keeps the planner on the due-jobs index (ordered, stops at
-    // LIMIT) instead of scanning every job of the provider and sorting.
+    // The provider is compared as an expression no index covers (`+` on SQLite, `|| ''`
+    // on PostgreSQL), which keeps the planner on the due-jobs index (ordered, stops at
+    // LIMIT) instead of the one-pending index (every job of the provider, then a sort).
+    // Without it PostgreSQL, lacking statistics (no ANALYZE since a bulk enqueue), chose
+    // the latter: 1.3 s per claim at 1,000,000 queued, against 0.9 ms now (1.0 ms at
+    // 10,000), with or without statistics.
     let provider_column = if is_postgres(db) {
-        "q.provider"
+        "(q.provider || '')"
     } else {
         "+q.provider"
     };

@@ -229,15 +229,11 @@ async fn finish_all<C: ConnectionTrait>(
             ours.insert(get::<i64>(&row, "id").map_err(QueueError::db("reading finished jobs"))?);
         }
     }
-    let any_failed = conn
-        .query_one_raw(statement(
-            conn,
-            "SELECT id FROM sync_queue WHERE failure_mode IS NOT NULL LIMIT 1",
-            Vec::new(),
-        ))
+    // The job tally answers in a few rows; `failure_mode IS NOT NULL LIMIT 1` made
+    // PostgreSQL without statistics scan the table (155 ms at 1,000,000 jobs).
+    let any_failed = crate::tally::any_stopped(conn)
         .await
-        .map_err(QueueError::db("looking for failed jobs"))?
-        .is_some();
+        .map_err(QueueError::db("looking for failed jobs"))?;
     if any_failed {
         // A successful sync carries the object's newest state: older failed jobs of the
         // same object are obsolete.
