@@ -58,6 +58,9 @@ pub struct BatchSummary {
 /// PostgreSQL's parameter limits.
 const BATCH_ROWS: usize = 4000;
 
+/// Rows per `UNNEST` statement on PostgreSQL.
+const UNNEST_ROWS: usize = 10_000;
+
 /// A batch enqueue of this many rows or more analyses `sync_queue` on PostgreSQL
 /// afterwards (170 ms at 1,000,000 jobs), since autovacuum may be off or late.
 const ANALYZE_AFTER_ROWS: usize = 100_000;
@@ -66,20 +69,75 @@ const ANALYZE_AFTER_ROWS: usize = 100_000;
 /// On PostgreSQL it also notifies listening workers (delivered at commit, so a rolled-back
 /// outbox transaction wakes nobody).
 fn insert_sql(rows: usize, postgres: bool) -> String {
+    insert_sql_from(&format!("VALUES {}", values_list(rows, 8, 0)), postgres)
+}
+
+/// The statement inserting PostgreSQL's rows from 8 arrays, one per column (`UNNEST`): a
+/// batch of any size is 8 parameters, where a `VALUES` list is bound by the parameter
+/// limit and parsed row by row. A missing snapshot is an empty text in its array (a JSON
+/// text is never empty).
+#[cfg(feature = "postgres")]
+fn unnest_insert_sql() -> String {
+    insert_sql_from(
+        "SELECT provider, object_type, object_id, NULLIF(snapshot, ''), triggered_by, \
+           triggered_at, not_before, force_send \
+         FROM UNNEST($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::varchar[], \
+           $6::int8[], $7::int8[], $8::int4[]) \
+           AS rows (provider, object_type, object_id, snapshot, triggered_by, triggered_at, \
+           not_before, force_send)",
+        true,
+    )
+}
+
+/// The 8 column arrays of [`unnest_insert_sql`] from rows of [`row_values`].
+#[cfg(feature = "postgres")]
+fn unnest_values(rows: Vec<[Value; 8]>) -> Vec<Value> {
+    use sea_orm::sea_query::ArrayType;
+    let mut columns: [Vec<Value>; 8] = Default::default();
+    for column in &mut columns {
+        column.reserve(rows.len());
+    }
+    for row in rows {
+        for (index, value) in row.into_iter().enumerate() {
+            let value = match value {
+                Value::String(None) => Value::String(Some(String::new())),
+                other => other,
+            };
+            columns[index].push(value);
+        }
+    }
+    let types = [
+        ArrayType::String,
+        ArrayType::String,
+        ArrayType::String,
+        ArrayType::String,
+        ArrayType::String,
+        ArrayType::BigInt,
+        ArrayType::BigInt,
+        ArrayType::Int,
+    ];
+    columns
+        .into_iter()
+        .zip(types)
+        .map(|(column, kind)| Value::Array(kind, Some(Box::new(column))))
+        .collect()
+}
+
+/// The insert of `rows` (a `VALUES` list or a `SELECT`).
+fn insert_sql_from(rows: &str, postgres: bool) -> String {
     // On a pending row of the same object: take the newest data; move not_before only when
     // this enqueue asked for a time (not_before >= 0).
     let insert = format!(
         "INSERT INTO sync_queue \
          (provider, object_type, object_id, snapshot, triggered_by, triggered_at, not_before, force_send) \
-         VALUES {} \
+         {rows} \
          ON CONFLICT (provider, object_type, object_id) WHERE lease_owner IS NULL AND failure_mode IS NULL \
          DO UPDATE SET snapshot = excluded.snapshot, triggered_by = excluded.triggered_by, \
            triggered_at = excluded.triggered_at, \
            not_before = CASE WHEN excluded.not_before < 0 THEN sync_queue.not_before ELSE excluded.not_before END, \
            coalesced = sync_queue.coalesced + 1, \
            force_send = CASE WHEN excluded.force_send = 1 THEN 1 ELSE sync_queue.force_send END \
-         RETURNING id, coalesced",
-        values_list(rows, 8, 0)
+         RETURNING id, coalesced"
     );
     if postgres {
         format!(
@@ -175,20 +233,23 @@ impl Queue {
         };
         let now = self.now_ms();
         let postgres = is_postgres(conn);
-        for chunk in unique.chunks(BATCH_ROWS) {
-            let mut values = Vec::with_capacity(chunk.len() * 8);
-            for &index in chunk {
-                let item = &items[index];
-                values.extend(row_values(
-                    &item.provider,
-                    &item.object,
-                    &item.triggered_by,
-                    &item.options,
-                    snapshots[index].take(),
-                    now,
-                ));
-            }
-            let sql = insert_sql(chunk.len(), postgres);
+        let chunk_rows = if postgres { UNNEST_ROWS } else { BATCH_ROWS };
+        for chunk in unique.chunks(chunk_rows) {
+            let rows: Vec<[Value; 8]> = chunk
+                .iter()
+                .map(|&index| {
+                    let item = &items[index];
+                    row_values(
+                        &item.provider,
+                        &item.object,
+                        &item.triggered_by,
+                        &item.options,
+                        snapshots[index].take(),
+                        now,
+                    )
+                })
+                .collect();
+            let (sql, values) = batch_statement(rows, postgres);
             let rows = conn
                 .query_all_raw(statement(conn, &sql, values))
                 .await
@@ -213,6 +274,16 @@ impl Queue {
         self.wake();
         Ok(summary)
     }
+}
+
+/// The statement and values inserting `rows`: `UNNEST` on PostgreSQL, `VALUES` on SQLite.
+fn batch_statement(rows: Vec<[Value; 8]>, postgres: bool) -> (String, Vec<Value>) {
+    #[cfg(feature = "postgres")]
+    if postgres {
+        return (unnest_insert_sql(), unnest_values(rows));
+    }
+    let sql = insert_sql(rows.len(), postgres);
+    (sql, rows.into_iter().flatten().collect())
 }
 
 /// The 8 column values of one job row. `not_before` is `-1` when the enqueue did not ask for

@@ -2,7 +2,7 @@
 //! second with the writes a drain makes, without outsync.
 
 use outsync_queue::{DatabaseSettings, Queue, open};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 use std::time::Instant;
 
 /// A database the benchmark runs on.
@@ -81,9 +81,10 @@ async fn exec(db: &DatabaseConnection, sql: String) {
 }
 
 /// The raw limit in objects/s: transactions that each delete 100 jobs and insert 3
-/// results and 1 run row per job (what a drain writes per 100 orders), in plain SQL on
-/// one connection of the same driver, timed over `batches` transactions.
-pub(crate) async fn raw_limit(db: &DatabaseConnection, batches: usize) -> f64 {
+/// results and 1 run row per job (what a drain writes per 100 orders), as bound
+/// statements of the same driver, `clients` transactions at a time (each on its own
+/// connection), over `batches` transactions in all.
+pub(crate) async fn raw_limit(db: &DatabaseConnection, batches: usize, clients: usize) -> f64 {
     let jobs = batches * 100;
     exec(
         db,
@@ -107,49 +108,105 @@ pub(crate) async fn raw_limit(db: &DatabaseConnection, batches: usize) -> f64 {
         row.try_get("", "id").expect("id")
     };
     let started = Instant::now();
-    for batch in 0..batches {
-        let low = first + (batch * 100) as i64;
-        let mut results = Vec::with_capacity(300);
-        let mut runs = Vec::with_capacity(100);
-        for job in 0..100 {
-            let id = format!("R{}", batch * 100 + job);
-            for (mapping, child) in [("orders", ""), ("tickets", "1"), ("tickets", "2")] {
-                results.push(format!(
-                    "('raw', 'Order', '{id}', '{child}', '{mapping}', '{mapping}', 'number', \
-                     '{id}{child}', 'update', '{{\"_id\": 1}}', 1)"
-                ));
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..clients {
+        let db = db.clone();
+        tasks.spawn(async move {
+            for batch in (client..batches).step_by(clients) {
+                raw_batch(&db, first, batch).await;
             }
-            runs.push(format!(
-                "(1, 'raw', 'Order', '{id}', 'bench', 1, 'success', '{{\"update\": 3}}', 1, 'w')"
-            ));
-        }
-        let sql = [
-            format!(
-                "DELETE FROM sync_queue WHERE id >= {low} AND id < {}",
-                low + 100
-            ),
-            format!(
-                "INSERT INTO sync_result (provider, object_type, object_id, child_id, mapping_id, \
-                 external_object_type, external_id_field, id_value, action, sync_info, transmitted_at) \
-                 VALUES {} ON CONFLICT (provider, object_type, object_id, child_id, mapping_id) \
-                 DO UPDATE SET action = excluded.action",
-                results.join(",")
-            ),
-            format!(
-                "INSERT INTO sync_run (at, provider, object_type, object_id, triggered_by, attempt, \
-                 outcome, actions, duration_ms, worker) VALUES {}",
-                runs.join(",")
-            ),
-        ];
-        let tx = sea_orm::TransactionTrait::begin(db).await.expect("begin");
-        for statement in sql {
-            tx.execute_raw(Statement::from_string(tx.get_database_backend(), statement))
-                .await
-                .expect("raw batch");
-        }
-        tx.commit().await.expect("commit");
+        });
     }
+    while tasks.join_next().await.is_some() {}
     (jobs * 3) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Placeholders for `rows` rows of `columns` values on `db`'s backend.
+fn placeholders(db: &DatabaseConnection, rows: usize, columns: usize) -> String {
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let mut text = String::new();
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ",(" });
+        for column in 0..columns {
+            if column > 0 {
+                text.push(',');
+            }
+            if postgres {
+                text.push_str(&format!("${}", row * columns + column + 1));
+            } else {
+                text.push('?');
+            }
+        }
+        text.push(')');
+    }
+    text
+}
+
+/// One raw transaction: jobs `batch * 100 ..` deleted, their results and runs inserted.
+async fn raw_batch(db: &DatabaseConnection, first: i64, batch: usize) {
+    let low = first + (batch * 100) as i64;
+    let mut results: Vec<Value> = Vec::with_capacity(300 * 9);
+    let mut runs: Vec<Value> = Vec::with_capacity(100 * 4);
+    for job in 0..100 {
+        let id = format!("R{}", batch * 100 + job);
+        for (mapping, child) in [("orders", ""), ("tickets", "1"), ("tickets", "2")] {
+            results.extend([
+                Value::from(id.clone()),
+                child.into(),
+                mapping.into(),
+                mapping.into(),
+                "number".into(),
+                format!("{id}{child}").into(),
+                "update".into(),
+                "{\"_id\": 1}".into(),
+                1i64.into(),
+            ]);
+        }
+        runs.extend([
+            Value::from(id.clone()),
+            "bench".into(),
+            "{\"update\": 3}".into(),
+            1i64.into(),
+        ]);
+    }
+    let backend = db.get_database_backend();
+    let delete = Statement::from_sql_and_values(
+        backend,
+        if backend == sea_orm::DbBackend::Postgres {
+            "DELETE FROM sync_queue WHERE id >= $1 AND id < $2"
+        } else {
+            "DELETE FROM sync_queue WHERE id >= ? AND id < ?"
+        },
+        [low.into(), (low + 100).into()],
+    );
+    let insert_results = Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO sync_result (provider, object_type, object_id, child_id, mapping_id, \
+             external_object_type, external_id_field, id_value, action, sync_info, transmitted_at) \
+             SELECT 'raw', 'Order', v.* FROM (VALUES {}) AS v WHERE true \
+             ON CONFLICT (provider, object_type, object_id, child_id, mapping_id) \
+             DO UPDATE SET action = excluded.action",
+            placeholders(db, 300, 9)
+        ),
+        results,
+    );
+    let insert_runs = Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO sync_run (at, provider, object_type, object_id, triggered_by, attempt, \
+             outcome, actions, duration_ms, worker) \
+             SELECT 1, 'raw', 'Order', v.column1, v.column2, 1, 'success', v.column3, v.column4, 'w' \
+             FROM (VALUES {}) AS v",
+            placeholders(db, 100, 4)
+        ),
+        runs,
+    );
+    let tx = sea_orm::TransactionTrait::begin(db).await.expect("begin");
+    for statement in [delete, insert_results, insert_runs] {
+        tx.execute_raw(statement).await.expect("raw batch");
+    }
+    tx.commit().await.expect("commit");
 }
 
 /// A subquery of the numbers `0..count` in column `n`, on SQLite and PostgreSQL.

@@ -178,9 +178,15 @@ impl Worker {
 
     /// Claims up to `limit` due jobs as a run would and hands them straight back, neither
     /// run nor charged an attempt: a probe of the claim path (the queue benchmark times it
-    /// at 10,000 to 1,000,000 queued jobs). Returns how many jobs were claimed.
-    pub async fn claim_and_release(&self, limit: usize) -> Result<usize, QueueError> {
+    /// at 10,000 to 1,000,000 queued jobs). Returns how many jobs were claimed and how long
+    /// the claim took (the release aside).
+    pub async fn claim_and_release(
+        &self,
+        limit: usize,
+    ) -> Result<(usize, std::time::Duration), QueueError> {
+        let started = std::time::Instant::now();
         let jobs = self.claim(limit).await?;
+        let took = started.elapsed();
         let claimed = jobs.len();
         let completions = jobs
             .into_iter()
@@ -191,7 +197,7 @@ impl Worker {
             })
             .collect();
         store::record(&self.db, completions, self.context.clock.now_ms()).await?;
-        Ok(claimed)
+        Ok((claimed, took))
     }
 
     /// Runs every job that is due now (and those that become due while it runs), then

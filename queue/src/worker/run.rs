@@ -5,20 +5,37 @@ use super::{WorkSummary, Worker, execute, listen};
 use crate::store::{self, ClaimedJob, Completion, Setback};
 use crate::{QueueError, SharedClock};
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Finished jobs waiting for the writer at most.
+const WRITE_BACKLOG: usize = 1024;
 
 impl Worker {
+    /// Claims up to `limit` due jobs in a task of its own.
+    fn claim_in_background(&self, limit: usize) -> JoinHandle<Result<Vec<ClaimedJob>, QueueError>> {
+        let (db, providers, context) = (
+            self.db.clone(),
+            self.provider_ids.clone(),
+            self.context.clone(),
+        );
+        let lease = i64::try_from(context.config.lease.as_millis()).unwrap_or(i64::MAX / 2);
+        tokio::spawn(async move {
+            let now = context.clock.now_ms();
+            store::claim(&db, &providers, &context.config.id, limit, now, now + lease).await
+        })
+    }
+
     pub(super) fn start(
         &self,
         job: ClaimedJob,
         permit: tokio::sync::OwnedSemaphorePermit,
         in_flight: &mut JoinSet<()>,
-        sender: &mpsc::UnboundedSender<Completion>,
+        sender: &mpsc::Sender<Completion>,
         running: &Arc<std::sync::Mutex<HashMap<i64, ClaimedJob>>>,
     ) {
         let context = self.context.clone();
@@ -27,8 +44,10 @@ impl Worker {
         in_flight.spawn(async move {
             let id = job.id;
             let completion = execute::execute(context, job).await;
+            // Handed to the writer, then forgotten: a job aborted while waiting for the
+            // writer stays among the running ones, which shutdown releases.
+            let _ = sender.send(completion).await;
             running.lock().expect("running jobs").remove(&id);
-            let _ = sender.send(completion);
             drop(permit);
         });
     }
@@ -41,7 +60,9 @@ impl Worker {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<WorkSummary, QueueError> {
         let config = &self.context.config;
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        let (sender, receiver) = mpsc::unbounded_channel::<Completion>();
+        // Bounded: when the writer falls behind, finished jobs wait to be written (and
+        // their slots stay taken) instead of piling up in memory.
+        let (sender, receiver) = mpsc::channel::<Completion>(WRITE_BACKLOG);
         let writer = tokio::spawn(write_completions(
             self.db.clone(),
             self.context.clock.clone(),
@@ -57,13 +78,21 @@ impl Worker {
         let mut housekeeping_summary = WorkSummary::default();
         let mut next_reap = Instant::now();
         tokio::pin!(shutdown);
-        let refill_at = (config.concurrency.min(config.batch_size).max(1) / 8).max(1);
-        let mut buffer: std::collections::VecDeque<ClaimedJob> = std::collections::VecDeque::new();
+        let concurrency = config.concurrency.max(1);
+        let batch = config.batch_size.max(concurrency);
+        // Claimed jobs waiting for a slot. A claim of a whole batch runs in the background
+        // whenever fewer than a slot-full wait, so that the next batch is in hand before
+        // this one runs out (claim, sync and write overlap, as `drain`'s batches do not).
+        let mut buffer: VecDeque<ClaimedJob> = VecDeque::new();
+        let mut claiming: Option<JoinHandle<Result<Vec<ClaimedJob>, QueueError>>> = None;
+        // The last claim found fewer due jobs than it asked for: wait for a wake-up or the
+        // poll interval before asking again.
+        let mut exhausted_until: Option<Instant> = None;
         let mut failures: u32 = 0;
         loop {
             // Database trouble (a restart, a lock held too long) must not stop the worker:
             // it logs, waits a little longer each time, and tries again.
-            if failures > 0 {
+            if failures > 0 && claiming.is_none() {
                 let wait =
                     Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5));
                 tokio::select! {
@@ -80,7 +109,6 @@ impl Worker {
                 next_reap = Instant::now() + config.reap_interval;
             }
             while in_flight.try_join_next().is_some() {}
-            // Start claimed jobs on free slots.
             while !buffer.is_empty() {
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
                     break;
@@ -88,48 +116,46 @@ impl Worker {
                 let job = buffer.pop_front().expect("buffer not empty");
                 self.start(job, permit, &mut in_flight, &sender, &running);
             }
-            // Keep a few claimed jobs in hand so a freed slot starts the next job without
-            // waiting for the database, and claim in batches rather than one job per freed
-            // slot.
-            let free = slots.available_permits();
-            let room = (free + refill_at).saturating_sub(buffer.len());
-            let wanted = if room >= refill_at {
-                room.min(config.batch_size.max(1))
-            } else {
-                0
-            };
-            let claimed = if wanted > 0 {
-                match self.claim(wanted).await {
-                    Ok(jobs) => jobs,
-                    Err(error) => {
-                        tracing::warn!(%error, "claiming jobs failed; will retry");
-                        failures += 1;
-                        continue;
-                    }
-                }
-            } else {
-                Vec::new()
-            };
-            failures = 0;
-            let got_full_batch = wanted > 0 && claimed.len() == wanted;
-            for job in claimed {
-                running
-                    .lock()
-                    .expect("running jobs")
-                    .insert(job.id, job.clone());
-                match slots.clone().try_acquire_owned() {
-                    Ok(permit) => self.start(job, permit, &mut in_flight, &sender, &running),
-                    Err(_) => buffer.push_back(job),
-                }
+            let exhausted = exhausted_until.is_some_and(|until| Instant::now() < until);
+            if claiming.is_none() && !exhausted && buffer.len() < concurrency {
+                claiming = Some(self.claim_in_background(batch));
             }
-            if got_full_batch && slots.available_permits() > 0 {
-                continue;
-            }
+            let poll_at = exhausted_until.unwrap_or_else(|| Instant::now() + config.poll_interval);
             tokio::select! {
                 () = &mut shutdown => break,
-                () = wake.notified() => {}
-                () = tokio::time::sleep(config.poll_interval) => {}
+                claimed = async { claiming.as_mut().expect("a claim runs").await }, if claiming.is_some() => {
+                    claiming = None;
+                    match claimed.map_err(QueueError::Task).and_then(|claimed| claimed) {
+                        Ok(jobs) => {
+                            failures = 0;
+                            exhausted_until = (jobs.len() < batch)
+                                .then(|| Instant::now() + config.poll_interval);
+                            let mut held = running.lock().expect("running jobs");
+                            for job in &jobs {
+                                held.insert(job.id, job.clone());
+                            }
+                            buffer.extend(jobs);
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "claiming jobs failed; will retry");
+                            failures += 1;
+                        }
+                    }
+                }
+                () = wake.notified() => exhausted_until = None,
+                () = tokio::time::sleep_until(poll_at.into()), if claiming.is_none() => {
+                    exhausted_until = None;
+                }
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        }
+        // A claim under way when shutdown came: its jobs are released with the others.
+        if let Some(claim) = claiming
+            && let Ok(Ok(jobs)) = claim.await
+        {
+            let mut held = running.lock().expect("running jobs");
+            for job in jobs {
+                held.insert(job.id, job);
             }
         }
         // Shutdown: give running jobs time to finish, then release the rest.
@@ -146,11 +172,13 @@ impl Worker {
             .map(|(_, job)| job)
             .collect();
         for job in leftovers {
-            let _ = sender.send(Completion::Setback {
-                job,
-                setback: Setback::Release,
-                run: None,
-            });
+            let _ = sender
+                .send(Completion::Setback {
+                    job,
+                    setback: Setback::Release,
+                    run: None,
+                })
+                .await;
         }
         drop(sender);
         if let Some(listener) = listener {
@@ -166,7 +194,7 @@ impl Worker {
 async fn write_completions(
     db: DatabaseConnection,
     clock: SharedClock,
-    mut receiver: mpsc::UnboundedReceiver<Completion>,
+    mut receiver: mpsc::Receiver<Completion>,
 ) -> Result<WorkSummary, QueueError> {
     let mut summary = WorkSummary::default();
     while let Some(first) = receiver.recv().await {

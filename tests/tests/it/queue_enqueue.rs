@@ -176,3 +176,36 @@ backend_test! {
         assert_eq!(job_count(&queue, &t).await, 0);
     }
 }
+
+backend_test! {
+    async fn batch_enqueue_stores_every_column_as_given(t) {
+        let queue = Queue::new(["scripted"]);
+        let items = vec![
+            EnqueueItem {
+                provider: "scripted".into(),
+                object: order("with-snapshot"),
+                triggered_by: "backfill".into(),
+                options: EnqueueOptions { force: true, not_before_ms: Some(42), ..snapshot("S", 1) },
+            },
+            EnqueueItem {
+                provider: "scripted".into(),
+                object: order("no-snapshot ü/%"),
+                triggered_by: "backfill 2".into(),
+                options: EnqueueOptions::default(),
+            },
+        ];
+        queue.enqueue_many(&t.db, &items).await.unwrap();
+        let jobs = queue.list_jobs(&t.db, &JobFilter::default()).await.unwrap();
+        assert_eq!(jobs.len(), 2, "{:?}", t.backend);
+        let with = jobs.iter().find(|job| job.object.id == "with-snapshot").unwrap();
+        assert_eq!(with.snapshot, Some(serde_json::json!({"code": "S", "version": 1})));
+        assert!(with.force);
+        assert_eq!(with.not_before, 42);
+        assert_eq!(with.triggered_by, "backfill");
+        let without = jobs.iter().find(|job| job.object.id == "no-snapshot ü/%").unwrap();
+        assert_eq!(without.snapshot, None, "no snapshot stays NULL ({:?})", t.backend);
+        assert!(!without.force);
+        assert_eq!(without.triggered_by, "backfill 2");
+        assert_eq!(without.object.object_type, "Order");
+    }
+}
