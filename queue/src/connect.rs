@@ -121,6 +121,10 @@ async fn connect_with(
     }
 }
 
+/// Prepared statements each SQLite connection keeps (sqlx keeps 100 by default).
+#[cfg(feature = "sqlite")]
+const STATEMENT_CACHE: usize = 16;
+
 /// WAL journaling, `synchronous=NORMAL` (or `FULL`) and a 10 s busy timeout; or read-only
 /// (and `immutable`, for a reader that cannot create the log's files).
 #[cfg(feature = "sqlite")]
@@ -128,7 +132,9 @@ fn sqlite_settings(options: &mut ConnectOptions, settings: &DatabaseSettings, im
     let (read_only, full_sync) = (settings.read_only, settings.sqlite_full_sync);
     options.map_sqlx_sqlite_opts(move |sqlite| {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-        let sqlite = sqlite.busy_timeout(Duration::from_secs(10));
+        let sqlite = sqlite
+            .busy_timeout(Duration::from_secs(10))
+            .statement_cache_capacity(STATEMENT_CACHE);
         if read_only {
             sqlite
                 .read_only(true)

@@ -3,6 +3,7 @@
 use super::value::{is_empty, value_to_string};
 use super::{Property, UpdateMode};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Computes the properties to write to an external object.
 ///
@@ -40,13 +41,51 @@ pub fn assign_properties(
     is_new: bool,
     list_sep: Option<&str>,
 ) -> Map<String, Value> {
-    let mut out = Map::new();
+    let mut assigned = Vec::new();
+    assign_properties_into(new_values, old_values, is_new, list_sep, &mut assigned);
+    assigned
+        .into_iter()
+        .map(|(field, value)| (field.to_owned(), value.into_owned()))
+        .collect()
+}
+
+/// One property [`assign_properties_into`] writes: the external field and its value,
+/// borrowed from the evaluated properties unless `append` built a new list.
+pub type Assignment<'a> = (&'a str, Cow<'a, Value>);
+
+/// [`assign_properties`] without allocating: the properties to write go into `out`
+/// (cleared first), in the order their fields were first written, borrowing field names
+/// and values from `new_values`. Only an `append` that adds to a list builds a value;
+/// a caller that keeps `out` between calls allocates nothing else.
+///
+/// ```
+/// use outsync_core::mapping::{assign_properties_into, Property, UpdateMode};
+/// use serde_json::{json, Map};
+/// let old: Map<String, _> = json!({"name": "Jo"}).as_object().unwrap().clone();
+/// let new = [
+///     Property::new("name", json!("Jane"), UpdateMode::IfEmpty),
+///     Property::new("email", json!("jane@example.org"), UpdateMode::Overwrite),
+/// ];
+/// let mut out = Vec::new();
+/// assign_properties_into(&new, &old, false, None, &mut out);
+/// assert_eq!(out.len(), 1);
+/// assert_eq!(out[0].0, "email");
+/// assert_eq!(*out[0].1, json!("jane@example.org"));
+/// ```
+pub fn assign_properties_into<'a>(
+    new_values: &'a [Property],
+    old_values: &Map<String, Value>,
+    is_new: bool,
+    list_sep: Option<&str>,
+    out: &mut Vec<Assignment<'a>>,
+) {
+    out.clear();
     for property in new_values {
         let field = &*property.external_field;
         let value = &property.value;
         match property.mode {
             UpdateMode::Overwrite => {
-                out.insert(field.to_owned(), value.clone());
+                write(out, field, Cow::Borrowed(value));
                 continue;
             }
             UpdateMode::IfNew if !is_new => continue,
@@ -55,70 +94,98 @@ pub fn assign_properties(
         if is_empty(value) {
             continue;
         }
-        let current = old_values.get(field).or_else(|| out.get(field));
+        let current = old_values.get(field).or_else(|| written(out, field));
         match property.mode {
             UpdateMode::IfNew | UpdateMode::IfEmpty => {
                 if current.is_none_or(is_empty) {
-                    out.insert(field.to_owned(), value.clone());
+                    write(out, field, Cow::Borrowed(value));
                 }
             }
             UpdateMode::Append => {
                 if let Some(list) = appended(current, value, list_sep) {
-                    out.insert(field.to_owned(), list);
+                    write(out, field, Cow::Owned(list));
                 }
             }
             UpdateMode::Overwrite => unreachable!("handled above"),
         }
     }
-    out
 }
 
-/// The current list with `value`'s missing items added, or `None` if nothing was missing.
+/// The value written to `field` so far in this call.
+fn written<'o>(out: &'o [Assignment<'_>], field: &str) -> Option<&'o Value> {
+    out.iter()
+        .find(|(name, _)| *name == field)
+        .map(|(_, value)| value.as_ref())
+}
+
+/// Writes `value` to `field`: a field written before keeps its place and takes the value.
+fn write<'a>(out: &mut Vec<Assignment<'a>>, field: &'a str, value: Cow<'a, Value>) {
+    match out.iter_mut().find(|(name, _)| *name == field) {
+        Some(slot) => slot.1 = value,
+        None => out.push((field, value)),
+    }
+}
+
+/// The text form of a value, borrowed when it is a string.
+fn text_of(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::String(text) => Cow::Borrowed(text),
+        other => Cow::Owned(value_to_string(other)),
+    }
+}
+
+/// The current list with `value`'s missing items added, or `None` if nothing was missing
+/// (found without building anything).
 fn appended(current: Option<&Value>, value: &Value, list_sep: Option<&str>) -> Option<Value> {
+    let current = current.filter(|current| !is_empty(current));
     match list_sep {
         Some(sep) => {
-            let current_items: Vec<String> = match current {
+            let current_items: Vec<Cow<'_, str>> = match current {
                 None => Vec::new(),
-                Some(Value::Array(items)) => items.iter().map(value_to_string).collect(),
-                Some(other) if is_empty(other) => Vec::new(),
-                Some(other) => value_to_string(other)
-                    .split(sep)
-                    .map(str::to_owned)
-                    .collect(),
+                Some(Value::Array(items)) => items.iter().map(text_of).collect(),
+                Some(other) => match text_of(other) {
+                    Cow::Borrowed(text) => text.split(sep).map(Cow::Borrowed).collect(),
+                    Cow::Owned(text) => text
+                        .split(sep)
+                        .map(|item| Cow::Owned(item.to_owned()))
+                        .collect(),
+                },
             };
-            let new_items: Vec<String> = match value {
-                Value::Array(items) => items.iter().map(value_to_string).collect(),
-                other => value_to_string(other)
-                    .split(sep)
-                    .map(str::to_owned)
-                    .collect(),
+            let new_text;
+            let new_items: Vec<Cow<'_, str>> = match value {
+                Value::Array(items) => items.iter().map(text_of).collect(),
+                other => {
+                    new_text = text_of(other);
+                    new_text.split(sep).map(Cow::Borrowed).collect()
+                }
             };
-            let mut list = current_items.clone();
+            let mut list = current_items;
+            let known = list.len();
             for item in new_items {
                 if !list.contains(&item) {
                     list.push(item);
                 }
             }
-            (list != current_items).then(|| Value::String(list.join(sep)))
+            (list.len() != known).then(|| Value::String(list.join(sep)))
         }
         None => {
-            let current_items: Vec<Value> = match current {
-                None => Vec::new(),
-                Some(Value::Array(items)) => items.clone(),
-                Some(other) if is_empty(other) => Vec::new(),
-                Some(other) => vec![other.clone()],
+            let current_items: &[Value] = match current {
+                None => &[],
+                Some(Value::Array(items)) => items,
+                Some(other) => std::slice::from_ref(other),
             };
             let new_items: &[Value] = match value {
                 Value::Array(items) => items,
                 other => std::slice::from_ref(other),
             };
-            let mut list = current_items.clone();
+            let mut added: Vec<&Value> = Vec::new();
             for item in new_items {
-                if !list.contains(item) {
-                    list.push(item.clone());
+                if !current_items.contains(item) && !added.contains(&item) {
+                    added.push(item);
                 }
             }
-            (list.len() != current_items.len()).then_some(Value::Array(list))
+            (!added.is_empty())
+                .then(|| Value::Array(current_items.iter().chain(added).cloned().collect()))
         }
     }
 }

@@ -19,7 +19,7 @@ mod serialize;
 mod translate;
 mod value;
 
-pub use assign::assign_properties;
+pub use assign::{Assignment, assign_properties, assign_properties_into};
 pub use convert::Conversion;
 pub use error::{MappingConfigError, MappingProblem};
 pub use mode::UpdateMode;

@@ -17,7 +17,9 @@
 //!
 //! Run: `cargo bench -p outsync-queue --bench queue` (PostgreSQL at
 //! `OUTSYNC_BENCH_POSTGRES_URL`, default the local server; `skip` measures SQLite only;
-//! `OUTSYNC_BENCH_ORDERS` sets the orders per pass, default 20,000). Prints figures;
+//! `OUTSYNC_BENCH_ORDERS` sets the orders per pass, default 20,000;
+//! `OUTSYNC_BENCH_ONLY=memory` measures the worker's memory alone, `drain` the drains
+//! alone). Prints figures;
 //! asserts nothing beyond every job succeeding.
 
 mod db;
@@ -230,12 +232,19 @@ async fn main() {
         worker_memory_child(&url).await;
         return;
     }
+    if std::env::var("OUTSYNC_BENCH_ONLY").is_ok_and(|only| only == "memory") {
+        worker_memory().await;
+        return;
+    }
     let mut targets = vec![Target::Sqlite, Target::SqliteFull];
     if db::postgres_server().is_some() {
         targets.push(Target::Postgres);
     }
     for &target in &targets {
         drains(target).await;
+    }
+    if std::env::var("OUTSYNC_BENCH_ONLY").is_ok_and(|only| only == "drain") {
+        return;
     }
     for &target in &targets {
         batched_enqueue(target).await;

@@ -9,15 +9,22 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
+
+/// The turn an SQLite queue's writers take (see [`Worker::run`]).
+type WriteTurn = Arc<AsyncMutex<()>>;
 
 /// Finished jobs waiting for the writer at most.
 const WRITE_BACKLOG: usize = 1024;
 
 impl Worker {
     /// Claims up to `limit` due jobs in a task of its own.
-    fn claim_in_background(&self, limit: usize) -> JoinHandle<Result<Vec<ClaimedJob>, QueueError>> {
+    fn claim_in_background(
+        &self,
+        limit: usize,
+        write_turn: Option<WriteTurn>,
+    ) -> JoinHandle<Result<Vec<ClaimedJob>, QueueError>> {
         let (db, providers, context) = (
             self.db.clone(),
             self.provider_ids.clone(),
@@ -25,6 +32,10 @@ impl Worker {
         );
         let lease = i64::try_from(context.config.lease.as_millis()).unwrap_or(i64::MAX / 2);
         tokio::spawn(async move {
+            let _turn = match &write_turn {
+                Some(turn) => Some(turn.lock().await),
+                None => None,
+            };
             let now = context.clock.now_ms();
             store::claim(&db, &providers, &context.config.id, limit, now, now + lease).await
         })
@@ -63,10 +74,15 @@ impl Worker {
         // Bounded: when the writer falls behind, finished jobs wait to be written (and
         // their slots stay taken) instead of piling up in memory.
         let (sender, receiver) = mpsc::channel::<Completion>(WRITE_BACKLOG);
+        // SQLite has one writer: the claims and the result writer of this loop take turns
+        // here, instead of meeting in SQLite's busy handler, which sleeps a millisecond
+        // and more before it tries again.
+        let write_turn = (!crate::is_postgres(&self.db)).then(|| Arc::new(AsyncMutex::new(())));
         let writer = tokio::spawn(write_completions(
             self.db.clone(),
             self.context.clock.clone(),
             receiver,
+            write_turn.clone(),
         ));
         let listener = config
             .postgres_listen_url
@@ -118,7 +134,7 @@ impl Worker {
             }
             let exhausted = exhausted_until.is_some_and(|until| Instant::now() < until);
             if claiming.is_none() && !exhausted && buffer.len() < concurrency {
-                claiming = Some(self.claim_in_background(batch));
+                claiming = Some(self.claim_in_background(batch, write_turn.clone()));
             }
             let poll_at = exhausted_until.unwrap_or_else(|| Instant::now() + config.poll_interval);
             tokio::select! {
@@ -195,6 +211,7 @@ async fn write_completions(
     db: DatabaseConnection,
     clock: SharedClock,
     mut receiver: mpsc::Receiver<Completion>,
+    write_turn: Option<WriteTurn>,
 ) -> Result<WorkSummary, QueueError> {
     let mut summary = WorkSummary::default();
     while let Some(first) = receiver.recv().await {
@@ -211,7 +228,13 @@ async fn write_completions(
         let total = batch.len();
         let mut attempt = 0;
         loop {
-            match store::record(&db, batch.clone(), clock.now_ms()).await {
+            let turn = match &write_turn {
+                Some(turn) => Some(turn.lock().await),
+                None => None,
+            };
+            let recorded = store::record(&db, batch.clone(), clock.now_ms()).await;
+            drop(turn);
+            match recorded {
                 Ok(counted) => {
                     summary.lease_lost += total - counted;
                     break;
