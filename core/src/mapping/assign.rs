@@ -140,6 +140,20 @@ fn appended(current: Option<&Value>, value: &Value, list_sep: Option<&str>) -> O
     let current = current.filter(|current| !is_empty(current));
     match list_sep {
         Some(sep) => {
+            if let (None | Some(Value::String(_)), Value::String(new_text)) = (current, value) {
+                // The common case, text onto text: look for a missing item first, so that
+                // an append that adds nothing builds nothing.
+                let current_text = current.and_then(Value::as_str).unwrap_or("");
+                let is_current = |item: &str| {
+                    !current_text.is_empty() && current_text.split(sep).any(|known| known == item)
+                };
+                // An item's first occurrence among the new ones decides: it is missing
+                // exactly when it is not current.
+                let missing = new_text.split(sep).any(|item| !is_current(item));
+                if !missing {
+                    return None;
+                }
+            }
             let current_items: Vec<Cow<'_, str>> = match current {
                 None => Vec::new(),
                 Some(Value::Array(items)) => items.iter().map(text_of).collect(),
@@ -187,5 +201,96 @@ fn appended(current: Option<&Value>, value: &Value, list_sep: Option<&str>) -> O
             (!added.is_empty())
                 .then(|| Value::Array(current_items.iter().chain(added).cloned().collect()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(value: Value) -> Map<String, Value> {
+        value.as_object().expect("an object").clone()
+    }
+
+    /// pretix's four kinds of update, which the queue benchmark's mappings use too.
+    fn cases() -> Vec<(Vec<Property>, Map<String, Value>, bool)> {
+        vec![
+            (
+                vec![
+                    Property::new("email", json!("a@example.org"), UpdateMode::Overwrite),
+                    Property::new("status", json!("paid"), UpdateMode::Overwrite),
+                    Property::new("total", json!(42.5), UpdateMode::Overwrite),
+                ],
+                Map::new(),
+                true,
+            ),
+            (
+                vec![
+                    Property::new("name", json!("Jane"), UpdateMode::IfEmpty),
+                    Property::new("source", json!("pretix"), UpdateMode::IfNew),
+                    Property::new("phone", json!("+49 30 1"), UpdateMode::IfEmpty),
+                    Property::new("email", json!("a@example.org"), UpdateMode::Overwrite),
+                ],
+                map(json!({"name": "Jo", "phone": "", "source": "web"})),
+                false,
+            ),
+            (
+                vec![Property::new("tags", json!("VIP"), UpdateMode::Append)],
+                map(json!({"tags": "VIP;Staff"})),
+                false,
+            ),
+            (
+                vec![Property::new("tags", json!(["VIP"]), UpdateMode::Append)],
+                map(json!({"tags": ["VIP", "Staff"]})),
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn no_call_allocates_unless_append_builds_a_list() {
+        let cases = cases();
+        let mut out = Vec::with_capacity(8);
+        for (properties, old, is_new) in &cases {
+            let separator = old.get("tags").filter(|tags| tags.is_string()).map(|_| ";");
+            let counted = allocation_counter::measure(|| {
+                assign_properties_into(properties, old, *is_new, separator, &mut out);
+            });
+            assert_eq!(counted.count_total, 0, "{properties:?} onto {old:?}");
+            assert_eq!(
+                Value::Object(
+                    out.iter()
+                        .map(|(k, v)| ((*k).to_owned(), v.clone().into_owned()))
+                        .collect()
+                ),
+                Value::Object(assign_properties(properties, old, *is_new, separator)),
+                "the wrapper agrees"
+            );
+        }
+        // An append that adds an item builds the new list, and only that.
+        let adding = [Property::new("tags", json!("Speaker"), UpdateMode::Append)];
+        let old = map(json!({"tags": "VIP;Staff"}));
+        let counted = allocation_counter::measure(|| {
+            assign_properties_into(&adding, &old, false, Some(";"), &mut out);
+        });
+        assert!(counted.count_total > 0);
+        assert_eq!(out, vec![("tags", Cow::Owned(json!("VIP;Staff;Speaker")))]);
+    }
+
+    #[test]
+    fn a_field_written_twice_keeps_its_place_and_the_last_value() {
+        let properties = [
+            Property::new("a", json!(1), UpdateMode::Overwrite),
+            Property::new("b", json!(2), UpdateMode::Overwrite),
+            Property::new("a", json!(3), UpdateMode::Overwrite),
+        ];
+        let mut out = Vec::new();
+        assign_properties_into(&properties, &Map::new(), true, None, &mut out);
+        let fields: Vec<(&str, Value)> = out
+            .iter()
+            .map(|(k, v)| (*k, v.clone().into_owned()))
+            .collect();
+        assert_eq!(fields, vec![("a", json!(3)), ("b", json!(2))]);
     }
 }

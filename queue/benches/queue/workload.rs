@@ -3,7 +3,7 @@
 //! each external record and writes the changes `assign_properties` computes, as pretix's
 //! `SimpleOrderSync` does. Each order is 3 objects (the order and its 2 tickets).
 
-use outsync_core::mapping::{ObjectMapping, assign_properties};
+use outsync_core::mapping::{ObjectMapping, assign_properties_into};
 use outsync_core::schema::{ComputedFields, SourceSchema};
 use outsync_core::{
     ConfiguredProvider, ObjectRef, OutboundSyncProvider, SyncAction, SyncError, SyncOutcome,
@@ -128,14 +128,18 @@ impl OutboundSyncProvider for FakeApiProvider {
             request.id_value
         );
         let existing = self.api.records.lock().expect("records").get(&key).cloned();
-        let updates = assign_properties(
+        let mut updates = Vec::with_capacity(request.properties.len());
+        assign_properties_into(
             &request.properties,
             existing.as_ref().unwrap_or(&Map::new()),
             existing.is_none(),
             Some(";"),
+            &mut updates,
         );
         let mut record = existing.clone().unwrap_or_default();
-        record.extend(updates);
+        for (field, value) in updates {
+            record.insert(field.to_owned(), value.into_owned());
+        }
         if !self.api.forgetful {
             self.api
                 .records
