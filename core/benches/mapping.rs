@@ -166,7 +166,12 @@ fn main() {
 }
 
 /// One call's inputs: properties, the external object, whether it is new, the separator.
-type Case = (Vec<Property>, Map<String, Value>, bool, Option<&'static str>);
+type Case = (
+    Vec<Property>,
+    Map<String, Value>,
+    bool,
+    Option<&'static str>,
+);
 
 /// pretix's four kinds of update, one call each in turn: a new object (3 `overwrite`), an
 /// existing one (`if_empty` kept and written, `if_new` skipped, `overwrite`), `append` onto

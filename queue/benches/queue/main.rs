@@ -18,12 +18,19 @@
 //! Run: `cargo bench -p outsync-queue --bench queue` (PostgreSQL at
 //! `OUTSYNC_BENCH_POSTGRES_URL`, default the local server; `skip` measures SQLite only;
 //! `OUTSYNC_BENCH_ORDERS` sets the orders per pass, default 20,000;
+//! `OUTSYNC_BENCH_BATCH` the worker's batch size; `OUTSYNC_BENCH_TARGET=postgresql` (or
+//! `sqlite`, `sqlite full`) one database;
 //! `OUTSYNC_BENCH_ONLY=memory` measures the worker's memory alone, `drain` the drains
 //! alone). Prints figures;
-//! asserts nothing beyond every job succeeding.
+//! asserts nothing beyond every job succeeding. Runs with mimalloc, as the `outsync`
+//! binary does.
 
 mod db;
 mod workload;
+
+/// The allocator the `outsync` binary uses, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use db::Target;
 use outsync_queue::{Queue, RunOutcome, Worker, WorkerConfig};
@@ -44,7 +51,13 @@ fn worker(db: &DatabaseConnection, queue: &Queue, api: &Arc<FakeApi>) -> Worker 
         db.clone(),
         queue.clone(),
         vec![workload::provider(api.clone(), &workload::schema())],
-        WorkerConfig::default(),
+        WorkerConfig {
+            batch_size: std::env::var("OUTSYNC_BENCH_BATCH")
+                .ok()
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(WorkerConfig::default().batch_size),
+            ..WorkerConfig::default()
+        },
     )
 }
 
@@ -239,6 +252,9 @@ async fn main() {
     let mut targets = vec![Target::Sqlite, Target::SqliteFull];
     if db::postgres_server().is_some() {
         targets.push(Target::Postgres);
+    }
+    if let Ok(only) = std::env::var("OUTSYNC_BENCH_TARGET") {
+        targets.retain(|target| target.label().eq_ignore_ascii_case(&only));
     }
     for &target in &targets {
         drains(target).await;

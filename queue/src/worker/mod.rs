@@ -22,7 +22,7 @@ use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 /// Shared by a worker's tasks.
 pub(crate) struct WorkerContext {
     pub(crate) db: DatabaseConnection,
@@ -205,6 +205,11 @@ impl Worker {
     pub async fn drain(&self) -> Result<WorkSummary, QueueError> {
         let mut summary = WorkSummary::default();
         self.housekeeping(&mut summary).await?;
+        // On PostgreSQL a batch's results are written while the next batch is claimed and
+        // run (on another connection of the pool); SQLite has one writer, and writes each
+        // batch before claiming the next.
+        let overlap = crate::is_postgres(&self.db);
+        let mut writing: Option<JoinHandle<Result<usize, QueueError>>> = None;
         loop {
             // Claim a large batch and run it `concurrency` at a time: fewer, larger
             // transactions for the database.
@@ -213,7 +218,15 @@ impl Worker {
                 .claim(config.batch_size.max(config.concurrency).max(1))
                 .await?;
             if jobs.is_empty() {
-                return Ok(summary);
+                match writing.take() {
+                    // The write under way may make jobs due (a setback without a wait):
+                    // look again once it is done.
+                    Some(write) => {
+                        summary.lease_lost += write.await.map_err(QueueError::Task)??;
+                        continue;
+                    }
+                    None => return Ok(summary),
+                }
             }
             let mut tasks = JoinSet::new();
             let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
@@ -229,7 +242,22 @@ impl Worker {
             while let Some(done) = tasks.join_next().await {
                 completions.push(done.map_err(QueueError::Task)?);
             }
-            self.write(completions, &mut summary).await?;
+            if let Some(write) = writing.take() {
+                summary.lease_lost += write.await.map_err(QueueError::Task)??;
+            }
+            if overlap {
+                for completion in &completions {
+                    summary.add(completion);
+                }
+                let (db, clock) = (self.db.clone(), self.context.clock.clone());
+                writing = Some(tokio::spawn(async move {
+                    let total = completions.len();
+                    let counted = store::record(&db, completions, clock.now_ms()).await?;
+                    Ok(total - counted)
+                }));
+            } else {
+                self.write(completions, &mut summary).await?;
+            }
         }
     }
 
