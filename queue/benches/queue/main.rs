@@ -10,6 +10,8 @@
 //! - the service loop (`Worker::run`, as `outsync serve` runs it) on the same first pass,
 //!   beside `drain`;
 //! - batched enqueue (`enqueue_many`, 100,000 orders) in orders/s;
+//! - a target taking 20 ms per call, run by the service loop at concurrency 1, 16 and 128,
+//!   as a share of the ideal;
 //! - the claim's latency (64 jobs, median of 21) at 10,000, 100,000 and 1,000,000 queued
 //!   jobs, before any `ANALYZE` (enqueued in batches of 50,000, below the size after which
 //!   `enqueue_many` analyses);
@@ -22,15 +24,11 @@
 //! `sqlite`, `sqlite full`) one database;
 //! `OUTSYNC_BENCH_ONLY=memory` measures the worker's memory alone, `drain` the drains
 //! alone). Prints figures;
-//! asserts nothing beyond every job succeeding. Runs with mimalloc, as the `outsync`
-//! binary does.
+//! asserts nothing beyond every job succeeding.
 
 mod db;
+mod slow_target;
 mod workload;
-
-/// The allocator the `outsync` binary uses, so that the figures are the binary's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use db::Target;
 use outsync_queue::{Queue, RunOutcome, Worker, WorkerConfig};
@@ -264,6 +262,10 @@ async fn main() {
     }
     for &target in &targets {
         batched_enqueue(target).await;
+    }
+    for &target in &targets {
+        let (db, _) = db::fresh(target, "slow").await;
+        slow_target::measure(&db, target.label()).await;
     }
     claim_latency(Target::Sqlite).await;
     if targets.contains(&Target::Postgres) {

@@ -35,7 +35,8 @@ const SCHEMA: &str = r#"{
   ]
 }"#;
 
-const MAPPINGS: &str = r#"[
+/// pretix's two mappings: tickets (4 properties) and orders (6).
+pub(crate) const MAPPINGS: &str = r#"[
   {"id": "tickets", "source_model": "OrderPosition", "external_object_type": "tickets",
    "source_id_field": "ticket", "external_id_field": "ticketnumber",
    "property_mappings": [

@@ -99,7 +99,10 @@ impl Worker {
         // Claimed jobs waiting for a slot. A claim of a whole batch runs in the background
         // whenever fewer than a slot-full wait, so that the next batch is in hand before
         // this one runs out (claim, sync and write overlap, as `drain`'s batches do not).
-        let mut buffer: VecDeque<ClaimedJob> = VecDeque::new();
+        let mut buffer: VecDeque<(Instant, ClaimedJob)> = VecDeque::new();
+        // A job that waited so long in hand that its lease could run out before it ends is
+        // handed back instead of started (slow targets, a batch far larger than the slots).
+        let stale_after = config.lease.saturating_sub(config.job_timeout);
         let mut claiming: Option<JoinHandle<Result<Vec<ClaimedJob>, QueueError>>> = None;
         // The last claim found fewer due jobs than it asked for: wait for a wake-up or the
         // poll interval before asking again.
@@ -129,7 +132,17 @@ impl Worker {
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
                     break;
                 };
-                let job = buffer.pop_front().expect("buffer not empty");
+                let (claimed_at, job) = buffer.pop_front().expect("buffer not empty");
+                if !stale_after.is_zero() && claimed_at.elapsed() >= stale_after {
+                    running.lock().expect("running jobs").remove(&job.id);
+                    let release = Completion::Setback {
+                        job,
+                        setback: Setback::Release,
+                        run: None,
+                    };
+                    let _ = sender.send(release).await;
+                    continue;
+                }
                 self.start(job, permit, &mut in_flight, &sender, &running);
             }
             let exhausted = exhausted_until.is_some_and(|until| Instant::now() < until);
@@ -150,7 +163,8 @@ impl Worker {
                             for job in &jobs {
                                 held.insert(job.id, job.clone());
                             }
-                            buffer.extend(jobs);
+                            let now = Instant::now();
+                            buffer.extend(jobs.into_iter().map(|job| (now, job)));
                         }
                         Err(error) => {
                             tracing::warn!(%error, "claiming jobs failed; will retry");

@@ -546,3 +546,40 @@ backend_test! {
         );
     }
 }
+
+backend_test! {
+    async fn jobs_held_too_long_for_their_lease_are_handed_back_unrun(t) {
+        // One slot, a batch of four, 600 ms per job, a lease of 2 s and a timeout of 1 s:
+        // the third and fourth jobs would start more than a second after their claim, when
+        // their lease could run out before they end. They are handed back, uncharged, and
+        // run from a new claim.
+        let provider = Arc::new(ScriptedProvider::new("scripted").with_delay(Duration::from_millis(600)));
+        let config = WorkerConfig {
+            concurrency: 1,
+            batch_size: 4,
+            lease: Duration::from_secs(2),
+            job_timeout: Duration::from_secs(1),
+            ..test_config()
+        };
+        let (queue, worker, _clock) = setup(&t, provider.clone(), config);
+        for code in ["A", "B", "C", "D"] {
+            queue.enqueue(&t.db, "scripted", &order(code), "test", snapshot(code, 1)).await.unwrap();
+        }
+        let watcher = queue.clone();
+        let db = t.db.clone();
+        let summary = worker
+            .run(async move {
+                while watcher.stats(&db).await.map_or(true, |stats| stats.jobs() > 0) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(summary.count(RunOutcome::Success), 4, "{:?}", t.backend);
+        assert!(summary.released >= 2, "handed back: {summary:?}");
+        assert_eq!(summary.lease_lost, 0);
+        for code in ["A", "B", "C", "D"] {
+            assert_eq!(provider.calls_for(code), 1, "{code} ran once");
+        }
+    }
+}
