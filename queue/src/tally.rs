@@ -196,22 +196,18 @@ pub(crate) async fn read<C: ConnectionTrait>(
     conn: &C,
     now_ms: i64,
 ) -> Result<BTreeMap<String, BTreeMap<String, i64>>, QueueError> {
-    // SQLite would group by the one-pending index (every waiting job, 870 ms at 1,000,000)
-    // rather than read the due-job index from `now_ms` on: `+provider` keeps it off.
-    let group_by = match conn.get_database_backend() {
-        DbBackend::Postgres => "provider",
-        _ => "+provider",
-    };
+    // Grouped by the provider as an expression: grouped by the column, SQLite and
+    // PostgreSQL without statistics walk the one-pending index (every waiting job: 870 ms
+    // on SQLite at 1,000,000, 7 ms on PostgreSQL at 100,000) instead of reading the due-job
+    // index from `now_ms` on.
     let rows = conn
         .query_all_raw(statement(
             conn,
-            &format!(
-                "SELECT provider, state, CAST(SUM(jobs) AS BIGINT) AS jobs FROM sync_queue_tally \
-                 GROUP BY provider, state \
-                 UNION ALL SELECT provider, 'scheduled', COUNT(*) FROM sync_queue \
-                 WHERE lease_owner IS NULL AND failure_mode IS NULL AND not_before > $1 \
-                 GROUP BY {group_by}"
-            ),
+            "SELECT provider, state, CAST(SUM(jobs) AS BIGINT) AS jobs FROM sync_queue_tally \
+             GROUP BY provider, state \
+             UNION ALL SELECT provider || '', 'scheduled', COUNT(*) FROM sync_queue \
+             WHERE lease_owner IS NULL AND failure_mode IS NULL AND not_before > $1 \
+             GROUP BY provider || ''",
             vec![now_ms.into()],
         ))
         .await
