@@ -71,6 +71,32 @@ impl Queue {
             .map_err(QueueError::db("finding an object by id"))
     }
 
+    /// The newest job id and the newest run id (0 when none): they move whenever a job is
+    /// enqueued or a run recorded, so that, with [`stats`](Self::stats), a watcher can tell
+    /// that something happened. Two reads of primary keys.
+    pub async fn activity_marker<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<(i64, i64), QueueError> {
+        let row = conn
+            .query_one_raw(statement(
+                conn,
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM sync_queue) AS job, \
+                 (SELECT COALESCE(MAX(id), 0) FROM sync_run) AS run",
+                Vec::new(),
+            ))
+            .await
+            .map_err(QueueError::db("reading the newest job and run"))?;
+        let read = |name: &str| -> Result<i64, QueueError> {
+            row.as_ref()
+                .map(|row| get::<i64>(row, name))
+                .transpose()
+                .map(Option::unwrap_or_default)
+                .map_err(QueueError::db("reading the newest job and run"))
+        };
+        Ok((read("job")?, read("run")?))
+    }
+
     /// One job.
     pub async fn job<C: ConnectionTrait>(&self, conn: &C, id: i64) -> Result<Job, QueueError> {
         self.job_row(conn, id).await.map(Job::from)

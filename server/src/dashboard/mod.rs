@@ -2,9 +2,11 @@
 //! behind a login with the API token. Overview (queue, throughput chart, recent runs),
 //! sync problems (filtered pages with totals, bulk retry or cancel), object search and
 //! pages, provider pages with their mappings and a mapping editor that validates through
-//! the server. Pages marked live refresh their content every few seconds.
+//! the server. Pages marked live fetch their content again when the server says the queue
+//! changed (server-sent events).
 
 mod editor;
+mod events;
 mod layout;
 mod objects;
 mod overview;
@@ -58,6 +60,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/dashboard/providers/{provider}/preview",
             post(editor::preview),
         )
+        .route("/dashboard/events", get(events::events))
         .route("/dashboard/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(state, require_session));
     Router::new()

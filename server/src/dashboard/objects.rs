@@ -211,8 +211,27 @@ pub(crate) async fn sync_now(
         }
         Err(error) => return failure(&error),
     }
+    wait_while_running(&state, &filter).await;
     Redirect::to(&object_href(&object)).into_response()
 }
+
+/// Waits (up to [`RUNNING_PATIENCE`]) until no job `filter` selects is running: a job the
+/// service's own worker took first ends before the page is shown again, so that the
+/// operator sees its run.
+async fn wait_while_running(state: &crate::api::AppState, filter: &JobFilter) {
+    let deadline = tokio::time::Instant::now() + RUNNING_PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        match state.queue.list_jobs(&state.db, filter).await {
+            Ok(jobs) if jobs.iter().any(|job| job.state == JobState::Running) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// How long "Sync now" waits for a job of the object that is running already.
+const RUNNING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Forces the object's waiting jobs; without any, enqueues a forced job for every provider
 /// that has synced the object, loaded from the object source when it runs.

@@ -364,3 +364,78 @@ async fn the_editor_previews_edited_mappings_against_a_real_object() {
             .contains("without an object source the service cannot load it")
     );
 }
+
+/// Reads `response`'s body until it holds `wanted`, for at most `within`.
+async fn read_until(
+    response: &mut reqwest::Response,
+    wanted: &str,
+    within: std::time::Duration,
+) -> String {
+    let mut body = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while !body.contains(wanted) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {wanted:?} within {within:?}: {body:?}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the stream ended before {wanted:?}: {body:?}"));
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    body
+}
+
+#[tokio::test]
+async fn open_pages_hear_of_queue_changes_through_server_sent_events() {
+    let label = "events";
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        temp_dir(label).join("q.db").display()
+    );
+    seed(&url).await;
+    let served = serve_with(
+        label,
+        &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let anonymous = http
+        .get(format!("{}/dashboard/events", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303, "events need a session");
+    let cookie = log_in(&http, &served.base).await;
+    let mut events = http
+        .get(format!("{}/dashboard/events", served.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let within = std::time::Duration::from_secs(10);
+    let opened = read_until(&mut events, "event: ready", within).await;
+    assert!(
+        !opened.contains("event: change"),
+        "nothing changed yet: {opened}"
+    );
+    // A job enqueued by another process, for later (the service's worker leaves it alone).
+    let db = connect(&url).await.unwrap();
+    let options = EnqueueOptions {
+        not_before_ms: Some(4_000_000_000_000),
+        ..EnqueueOptions::default()
+    };
+    Queue::new(["basket"])
+        .enqueue(
+            &db,
+            "basket",
+            &ObjectRef::new("UserProfile", "new"),
+            "test",
+            options,
+        )
+        .await
+        .unwrap();
+    read_until(&mut events, "event: change", within).await;
+}
