@@ -49,19 +49,29 @@ async fn status_and_body(request: reqwest::RequestBuilder) -> (u16, Value) {
     (answer.status().as_u16(), answer.json().await.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_api_pages_filters_and_acts_on_every_matching_job() {
-    let label = "bulk-api";
+/// The URL of `label`'s queue, seeded by [`seed`].
+pub(super) async fn seeded_queue(label: &str) -> String {
     let url = format!(
         "sqlite://{}?mode=rwc",
         temp_dir(label).join("q.db").display()
     );
     seed(&url).await;
-    // The service's worker finds nothing to run: every seeded job is stopped.
-    let served = serve_with(
+    url
+}
+
+/// The service over `label`'s queue, with Basket unreachable (every seeded job is stopped,
+/// so its worker finds nothing to run).
+pub(super) fn serve_unreachable_basket(label: &str) -> super::Served {
+    serve_with(
         label,
         &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_pages_filters_and_acts_on_every_matching_job() {
+    seeded_queue("bulk-api").await;
+    let served = serve_unreachable_basket("bulk-api");
     let api = Api::of(&served);
 
     let mut seen = BTreeSet::new();

@@ -2,7 +2,7 @@
 //! search, "all matching" actions behind a confirmation that states the count, object
 //! search, and ids that survive links and forms whatever they contain.
 
-use super::bulk::seed;
+use super::bulk::{seeded_queue, serve_unreachable_basket};
 use super::dashboard::{csrf_in, log_in, page_text};
 use super::{TOKEN, serve_with, temp_dir};
 use outsync_core::ObjectRef;
@@ -58,17 +58,9 @@ fn links(page: &str, prefix: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_pages_filters_confirms_bulk_actions_and_keeps_odd_ids_intact() {
-    let label = "console";
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        temp_dir(label).join("q.db").display()
-    );
-    seed(&url).await;
+    let url = seeded_queue("console").await;
     seed_odd_ids(&url).await;
-    let served = serve_with(
-        label,
-        &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
-    );
+    let served = serve_unreachable_basket("console");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -386,16 +378,8 @@ async fn read_until(
 
 #[tokio::test]
 async fn open_pages_hear_of_queue_changes_through_server_sent_events() {
-    let label = "events";
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        temp_dir(label).join("q.db").display()
-    );
-    seed(&url).await;
-    let served = serve_with(
-        label,
-        &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
-    );
+    let url = seeded_queue("events").await;
+    let served = serve_unreachable_basket("events");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
