@@ -15,6 +15,9 @@ use tokio::task::{JoinHandle, JoinSet};
 /// The turn an SQLite queue's writers take (see [`Worker::run`]).
 type WriteTurn = Arc<AsyncMutex<()>>;
 
+/// How long the writer waits for more finished jobs to write them in one transaction.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// Finished jobs waiting for the writer at most.
 const WRITE_BACKLOG: usize = 1024;
 
@@ -83,6 +86,7 @@ impl Worker {
             self.context.clock.clone(),
             receiver,
             write_turn.clone(),
+            config.batch_size.max(config.concurrency).clamp(1, 512),
         ));
         let listener = config
             .postgres_listen_url
@@ -226,14 +230,21 @@ async fn write_completions(
     clock: SharedClock,
     mut receiver: mpsc::Receiver<Completion>,
     write_turn: Option<WriteTurn>,
+    gather_up_to: usize,
 ) -> Result<WorkSummary, QueueError> {
     let mut summary = WorkSummary::default();
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
-        while batch.len() < 512 {
+        // Whatever is waiting, and what finishes within GATHER after it, up to a batch:
+        // fewer, larger transactions (a commit is an fsync under synchronous=FULL).
+        let gathered_by = tokio::time::Instant::now() + GATHER;
+        while batch.len() < gather_up_to {
             match receiver.try_recv() {
                 Ok(next) => batch.push(next),
-                Err(_) => break,
+                Err(_) => match tokio::time::timeout_at(gathered_by, receiver.recv()).await {
+                    Ok(Some(next)) => batch.push(next),
+                    Ok(None) | Err(_) => break,
+                },
             }
         }
         for completion in &batch {
