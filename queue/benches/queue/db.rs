@@ -209,6 +209,30 @@ async fn raw_batch(db: &DatabaseConnection, first: i64, batch: usize) {
     tx.commit().await.expect("commit");
 }
 
+/// The raw insert limit in rows/s: `rows` jobs with snapshots of `snapshot_len` bytes
+/// inserted by one statement the database fills itself (no parameters, no client-side
+/// work), into the queue table with its indexes and triggers, in one transaction.
+pub(crate) async fn raw_insert_limit(
+    db: &DatabaseConnection,
+    rows: usize,
+    snapshot_len: usize,
+) -> f64 {
+    let snapshot = "x".repeat(snapshot_len);
+    let sql = format!(
+        "INSERT INTO sync_queue (provider, object_type, object_id, snapshot, triggered_by, \
+         triggered_at, not_before, force_send) SELECT 'raw', 'Order', 'R' || n, '{snapshot}', \
+         'raw', 0, -1, 0 FROM ({}) AS numbers",
+        numbers(rows)
+    );
+    let started = Instant::now();
+    let tx = sea_orm::TransactionTrait::begin(db).await.expect("begin");
+    tx.execute_raw(Statement::from_string(tx.get_database_backend(), sql))
+        .await
+        .expect("raw insert");
+    tx.commit().await.expect("commit");
+    rows as f64 / started.elapsed().as_secs_f64()
+}
+
 /// A subquery of the numbers `0..count` in column `n`, on SQLite and PostgreSQL.
 fn numbers(count: usize) -> String {
     format!(

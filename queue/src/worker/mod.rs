@@ -22,7 +22,7 @@ use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 /// Shared by a worker's tasks.
 pub(crate) struct WorkerContext {
     pub(crate) db: DatabaseConnection,
@@ -45,6 +45,11 @@ pub(crate) struct WorkerContext {
 }
 
 impl WorkerContext {
+    /// When a lease taken at `now` runs out.
+    pub(crate) fn lease_until(&self, now: i64) -> i64 {
+        now + i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+
     /// `provider_id`'s ledger (every provider the worker runs has one).
     pub(crate) fn ledger(&self, provider_id: &str) -> Arc<dyn outsync_core::ExternalLedger> {
         self.ledgers
@@ -159,21 +164,8 @@ impl Worker {
         &self.context.config
     }
 
-    fn lease_until(&self, now: i64) -> i64 {
-        now + i64::try_from(self.context.config.lease.as_millis()).unwrap_or(i64::MAX / 2)
-    }
-
     async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, QueueError> {
-        let now = self.context.clock.now_ms();
-        store::claim(
-            &self.db,
-            &self.provider_ids,
-            &self.context.config.id,
-            limit,
-            now,
-            self.lease_until(now),
-        )
-        .await
+        claim_due(&self.db, &self.provider_ids, &self.context, limit).await
     }
 
     /// Claims up to `limit` due jobs as a run would and hands them straight back, neither
@@ -205,11 +197,6 @@ impl Worker {
     pub async fn drain(&self) -> Result<WorkSummary, QueueError> {
         let mut summary = WorkSummary::default();
         self.housekeeping(&mut summary).await?;
-        // On PostgreSQL a batch's results are written while the next batch is claimed and
-        // run (on another connection of the pool); SQLite has one writer, and writes each
-        // batch before claiming the next.
-        let overlap = crate::is_postgres(&self.db);
-        let mut writing: Option<JoinHandle<Result<usize, QueueError>>> = None;
         loop {
             // Claim a large batch and run it `concurrency` at a time: fewer, larger
             // transactions for the database.
@@ -218,15 +205,7 @@ impl Worker {
                 .claim(config.batch_size.max(config.concurrency).max(1))
                 .await?;
             if jobs.is_empty() {
-                match writing.take() {
-                    // The write under way may make jobs due (a setback without a wait):
-                    // look again once it is done.
-                    Some(write) => {
-                        summary.lease_lost += write.await.map_err(QueueError::Task)??;
-                        continue;
-                    }
-                    None => return Ok(summary),
-                }
+                return Ok(summary);
             }
             let mut tasks = JoinSet::new();
             let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
@@ -242,22 +221,7 @@ impl Worker {
             while let Some(done) = tasks.join_next().await {
                 completions.push(done.map_err(QueueError::Task)?);
             }
-            if let Some(write) = writing.take() {
-                summary.lease_lost += write.await.map_err(QueueError::Task)??;
-            }
-            if overlap {
-                for completion in &completions {
-                    summary.add(completion);
-                }
-                let (db, clock) = (self.db.clone(), self.context.clock.clone());
-                writing = Some(tokio::spawn(async move {
-                    let total = completions.len();
-                    let counted = store::record(&db, completions, clock.now_ms()).await?;
-                    Ok(total - counted)
-                }));
-            } else {
-                self.write(completions, &mut summary).await?;
-            }
+            self.write(completions, &mut summary).await?;
         }
     }
 
@@ -267,8 +231,13 @@ impl Worker {
         // it due for everyone would let another worker take it first.
         self.queue.job(&self.db, id).await?;
         let now = self.context.clock.now_ms();
-        let claimed =
-            store::claim_job(&self.db, id, &self.context.config.id, self.lease_until(now)).await?;
+        let claimed = store::claim_job(
+            &self.db,
+            id,
+            &self.context.config.id,
+            self.context.lease_until(now),
+        )
+        .await?;
         let mut summary = WorkSummary::default();
         if let Some(job) = claimed {
             let completion = execute::execute(self.context.clone(), job).await;
@@ -290,4 +259,23 @@ impl Worker {
         summary.lease_lost += total - counted;
         Ok(())
     }
+}
+
+/// Claims up to `limit` due jobs of `providers` for `context`'s worker, under its lease.
+pub(super) async fn claim_due(
+    db: &DatabaseConnection,
+    providers: &[String],
+    context: &WorkerContext,
+    limit: usize,
+) -> Result<Vec<ClaimedJob>, QueueError> {
+    let now = context.clock.now_ms();
+    store::claim(
+        db,
+        providers,
+        &context.config.id,
+        limit,
+        now,
+        context.lease_until(now),
+    )
+    .await
 }

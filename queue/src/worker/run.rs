@@ -33,14 +33,12 @@ impl Worker {
             self.provider_ids.clone(),
             self.context.clone(),
         );
-        let lease = i64::try_from(context.config.lease.as_millis()).unwrap_or(i64::MAX / 2);
         tokio::spawn(async move {
             let _turn = match &write_turn {
                 Some(turn) => Some(turn.lock().await),
                 None => None,
             };
-            let now = context.clock.now_ms();
-            store::claim(&db, &providers, &context.config.id, limit, now, now + lease).await
+            super::claim_due(&db, &providers, &context, limit).await
         })
     }
 

@@ -122,10 +122,23 @@ pub(crate) async fn editor(
     respond(StatusCode::OK, page(&title, false, body))
 }
 
-pub(crate) async fn validate(State(state): Shared, headers: HeaderMap, body: String) -> Response {
+/// The 403 a script's request gets without the session's CSRF token in `x-csrf-token`
+/// (JSON, as the editor's scripts read every answer), or `None` when it has it.
+fn refuse_without_csrf(state: &crate::api::AppState, headers: &HeaderMap) -> Option<Response> {
     let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if !csrf_ok(&state, &headers, given) {
-        return (StatusCode::FORBIDDEN, axum::Json(json!({"valid": false, "problems": ["missing or stale CSRF token: reload the page"]}))).into_response();
+    (!csrf_ok(state, headers, given)).then(|| {
+        let problems = ["missing or stale CSRF token: reload the page"];
+        (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"valid": false, "problems": problems})),
+        )
+            .into_response()
+    })
+}
+
+pub(crate) async fn validate(State(state): Shared, headers: HeaderMap, body: String) -> Response {
+    if let Some(refusal) = refuse_without_csrf(&state, &headers) {
+        return refusal;
     }
     match ObjectMapping::load_all(&body, &state.schema) {
         Ok(mappings) => axum::Json(json!({"valid": true, "mappings": mappings.len()})).into_response(),
@@ -142,13 +155,8 @@ pub(crate) async fn save_version(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if !csrf_ok(&state, &headers, given) {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(json!({"problems": ["missing or stale CSRF token: reload the page"]})),
-        )
-            .into_response();
+    if let Some(refusal) = refuse_without_csrf(&state, &headers) {
+        return refusal;
     }
     let problems =
         |problems: Vec<String>| axum::Json(json!({"problems": problems})).into_response();
@@ -346,13 +354,8 @@ pub(crate) async fn preview(
     axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
     body: String,
 ) -> Response {
-    let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if !csrf_ok(&state, &headers, given) {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(json!({"problems": ["missing or stale CSRF token: reload the page"]})),
-        )
-            .into_response();
+    if let Some(refusal) = refuse_without_csrf(&state, &headers) {
+        return refusal;
     }
     let problems =
         |problems: Vec<String>| axum::Json(json!({"problems": problems})).into_response();

@@ -46,6 +46,28 @@ async fn seed_odd_ids(url: &str) {
     db.close().await.unwrap();
 }
 
+/// Enqueues, from a connection of its own, a Basket job for user profile `id` due in
+/// 2100 (the service's worker leaves it alone).
+async fn enqueue_for_later(url: &str, id: &str, snapshot: Option<serde_json::Value>) {
+    let db = connect(url).await.unwrap();
+    let options = EnqueueOptions {
+        snapshot,
+        not_before_ms: Some(4_102_444_800_000),
+        ..EnqueueOptions::default()
+    };
+    Queue::new(["basket"])
+        .enqueue(
+            &db,
+            "basket",
+            &ObjectRef::new("UserProfile", id),
+            "seed",
+            options,
+        )
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+}
+
 /// The `href` values on `page` that start with `prefix`, HTML entities decoded.
 fn links(page: &str, prefix: &str) -> Vec<String> {
     page.split("href=\"")
@@ -235,28 +257,13 @@ async fn the_editor_previews_edited_mappings_against_a_real_object() {
         "sqlite://{}?mode=rwc",
         temp_dir(label).join("q.db").display()
     );
-    {
-        let db = connect(&url).await.unwrap();
-        // A job waiting for tomorrow, with the object's data.
-        let options = EnqueueOptions {
-            snapshot: Some(
-                json!({"id": 77, "email": "u77@example.org", "display_name": "Grace", "location": "Oslo"}),
-            ),
-            not_before_ms: Some(4_102_444_800_000),
-            ..EnqueueOptions::default()
-        };
-        Queue::new(["basket"])
-            .enqueue(
-                &db,
-                "basket",
-                &ObjectRef::new("UserProfile", "77"),
-                "seed",
-                options,
-            )
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-    }
+    // A job waiting for later, with the object's data.
+    enqueue_for_later(
+        &url,
+        "77",
+        Some(json!({"id": 77, "email": "u77@example.org", "display_name": "Grace", "location": "Oslo"})),
+    )
+    .await;
     let served = serve_with(
         label,
         &json!({"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout_seconds": 1}),
@@ -406,20 +413,6 @@ async fn open_pages_hear_of_queue_changes_through_server_sent_events() {
         "nothing changed yet: {opened}"
     );
     // A job enqueued by another process, for later (the service's worker leaves it alone).
-    let db = connect(&url).await.unwrap();
-    let options = EnqueueOptions {
-        not_before_ms: Some(4_000_000_000_000),
-        ..EnqueueOptions::default()
-    };
-    Queue::new(["basket"])
-        .enqueue(
-            &db,
-            "basket",
-            &ObjectRef::new("UserProfile", "new"),
-            "test",
-            options,
-        )
-        .await
-        .unwrap();
+    enqueue_for_later(&url, "new", None).await;
     read_until(&mut events, "event: change", within).await;
 }
