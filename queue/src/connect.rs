@@ -206,21 +206,36 @@ pub fn describe(url: &str) -> String {
         return "a database URL that cannot be read (expected sqlite://… or postgres://…)"
             .to_owned();
     };
-    let before_query = rest.split('?').next().unwrap_or_default();
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
     let host_part = match before_query.rfind('@') {
         Some(at) => &before_query[at + 1..],
         None => before_query,
     };
-    let host = host_part.split('/').next().unwrap_or_default();
-    let host = if host.is_empty() {
-        "the local socket"
-    } else {
-        host
+    // libpq's query parameters `host` and `port` win over the URL's authority.
+    let parameter = |key: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value)
     };
-    let host = if host.contains(':') || host == "the local socket" || host.starts_with('[') {
-        host.to_owned()
+    let authority = host_part.split('/').next().unwrap_or_default();
+    // The port follows the last ':' that is not inside an IPv6 address's brackets.
+    let (mut name, mut port) = match authority.rsplit_once(':') {
+        Some((name, port)) if !port.contains(']') => (name, Some(port)),
+        _ => (authority, None),
+    };
+    if let Some(value) = parameter("host") {
+        if value.starts_with('/') {
+            return format!("PostgreSQL at the socket directory {value}");
+        }
+        name = value;
+    }
+    port = parameter("port").or(port);
+    let host = if name.is_empty() {
+        "the local socket".to_owned()
     } else {
-        format!("{host}:5432")
+        format!("{name}:{}", port.unwrap_or("5432"))
     };
     let name = if scheme.starts_with("postgres") {
         "PostgreSQL"
@@ -249,6 +264,22 @@ mod tests {
         );
         assert_eq!(describe("sqlite://q.db"), "the SQLite file q.db");
         assert!(!describe("postgres://u:Secret@?host=/x").contains("Secret"));
+        assert_eq!(
+            describe("postgres://u:Secret@127.0.0.1/db?host=/x"),
+            "PostgreSQL at the socket directory /x"
+        );
+        assert_eq!(
+            describe("postgres://u:p@127.0.0.1/db?port=6432&sslmode=disable"),
+            "PostgreSQL at 127.0.0.1:6432"
+        );
+        assert_eq!(
+            describe("postgres://u:p@localhost:5433/db?host=db.internal"),
+            "PostgreSQL at db.internal:5433"
+        );
+        assert_eq!(
+            describe("postgres://u:Secret@[::1]:5433/db"),
+            "PostgreSQL at [::1]:5433"
+        );
     }
 
     #[test]

@@ -40,6 +40,14 @@ pub(crate) struct AppState {
     /// Builds a provider with other mappings (the editor checks a version with it before
     /// saving it).
     pub(crate) reloader: Arc<crate::mapping_versions::SettingsReloader>,
+    /// Turns `true` when the service is asked to stop: open event streams end then, so
+    /// that they never hold a shutdown up.
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Completes when `stopping` turns `true` (or its sender is gone).
+pub(crate) async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 /// The router.

@@ -87,6 +87,17 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
     .await?;
     let (worker, queue, db, sources) = (parts.worker, parts.queue, parts.db, parts.sources);
     let worker = Arc::new(worker);
+    // One stop for everything at once: the HTTP server, its event streams, the scheduler
+    // and the worker (whose running jobs get their grace period).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            stop_signal.await;
+            let _ = stop.send(true);
+        }
+    });
     let state = Arc::new(AppState {
         db: db.clone(),
         queue: queue.clone(),
@@ -97,6 +108,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         schema: config.schema.clone(),
         sources,
         reloader: Arc::new(crate::mapping_versions::SettingsReloader::new(&config)),
+        stopping: stopped.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -107,13 +119,9 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         worker.config().id
     );
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let shutdown = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = receiver.wait_for(|stop| *stop).await;
-    };
     let running_worker = tokio::spawn({
         let worker = worker.clone();
-        let done = shutdown(stopped.clone());
+        let done = crate::api::stopped(stopped.clone());
         async move { worker.run(done).await }
     });
     let retention = Duration::from_secs(args.keep_runs_days * 86_400);
@@ -138,10 +146,16 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
             }
         }
     });
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(stop_signal);
-    let result = server
-        .await
-        .map_err(|e| format!("the HTTP server failed: {e}"));
+    let mut server = tokio::spawn(
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(crate::api::stopped(stopped.clone()))
+            .into_future(),
+    );
+    // The server ends on its own only if it fails; otherwise it stops with the rest.
+    let failed = tokio::select! {
+        ended = &mut server => Some(ended),
+        () = crate::api::stopped(stopped.clone()) => None,
+    };
     let _ = stop.send(true);
     let _ = scheduler.await;
     let summary = running_worker
@@ -149,5 +163,23 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
         .map_err(|e| e.to_string())?
         .map_err(queue_error)?;
     eprintln!("stopped: {:?}", summary.by_name());
-    result.map_err(Exit::from)
+    // Requests still open after the worker stopped get a moment, then the process ends.
+    let ended = match failed {
+        Some(ended) => ended,
+        None => match tokio::time::timeout(REQUESTS_GRACE, &mut server).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                server.abort();
+                Ok(Ok(()))
+            }
+        },
+    };
+    match ended {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Exit::from(format!("the HTTP server failed: {e}"))),
+        Err(e) => Err(Exit::from(format!("the HTTP server failed: {e}"))),
+    }
 }
+
+/// How long HTTP requests still open when the worker has stopped may take to finish.
+const REQUESTS_GRACE: Duration = Duration::from_secs(1);

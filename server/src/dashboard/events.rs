@@ -7,6 +7,7 @@
 use crate::api::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ async fn fingerprint(state: &AppState) -> Option<String> {
 pub(crate) async fn events(
     State(state): State<Arc<AppState>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let state_stopping = state.stopping.clone();
     let first = fingerprint(&state).await;
     let changes = stream::unfold((state, first), |(state, mut last)| async move {
         loop {
@@ -37,7 +39,12 @@ pub(crate) async fn events(
             }
         }
     });
-    // The first event says the stream is open (the page shows "live").
+    let stopping = state_stopping.clone();
+    // The first event says the stream is open (the page shows "live"); the stream ends when
+    // the service stops (the page's `EventSource` reconnects to whatever serves next).
     let opened = stream::once(async { Ok(Event::default().event("ready").data("live")) });
-    Sse::new(futures_util::StreamExt::chain(opened, changes)).keep_alive(KeepAlive::default())
+    let stream = opened
+        .chain(changes)
+        .take_until(crate::api::stopped(stopping));
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }

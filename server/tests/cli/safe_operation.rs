@@ -762,7 +762,16 @@ fn silent_basket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     (url, accepted)
 }
 
-async fn sigterm_releases_in_flight_jobs(label: &str, database: String) {
+/// Which process gets SIGTERM with jobs in flight.
+#[derive(Clone, Copy, PartialEq)]
+enum Stopped {
+    /// `outsync worker`.
+    Worker,
+    /// `outsync serve` while an open dashboard page listens to its events.
+    ServiceWithDashboardOpen,
+}
+
+async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped: Stopped) {
     let (basket, accepted) = silent_basket();
     let (config, _) = config_dir(label, move |_| {
         serde_json::json!({"database_url": database, "schema": "basket",
@@ -771,16 +780,28 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String) {
     assert!(run(&["migrate", "--config", &config]).status.success());
     enqueue_users(&config, 40);
     let grace = 2.0;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "worker",
+        "--config",
+        &config,
+        "--concurrency",
+        "20",
+        "--shutdown-grace-seconds",
+        "2",
+    ];
+    if stopped == Stopped::ServiceWithDashboardOpen {
+        args[0] = "serve";
+        args.extend(["--listen", &listen]);
+    }
     let mut worker = Command::new(OUTSYNC)
-        .args([
-            "worker",
-            "--config",
-            &config,
-            "--concurrency",
-            "20",
-            "--shutdown-grace-seconds",
-            "2",
-        ])
+        .args(&args)
+        .env("OUTSYNC_API_TOKEN", super::TOKEN)
         .env("OUTSYNC_LOG", "debug")
         .stderr(std::fs::File::create(Path::new(&config).with_file_name("worker.log")).unwrap())
         .spawn()
@@ -798,6 +819,25 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String) {
         rows.iter().filter(|row| row.contains("running")).count() >= 20,
         "{rows:?}"
     );
+    // A dashboard page's event stream never ends by itself.
+    let mut _listening = None;
+    if stopped == Stopped::ServiceWithDashboardOpen {
+        let base = format!("http://{listen}");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cookie = super::dashboard::log_in(&http, &base).await;
+        let mut events = http
+            .get(format!("{base}/dashboard/events"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), 200);
+        assert!(events.chunk().await.unwrap().is_some(), "the stream opened");
+        _listening = Some(events);
+    }
     terminate(&worker);
     let signalled = std::time::Instant::now();
     let status = loop {
@@ -831,16 +871,37 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String) {
         );
     }
     super::report_figure(&format!(
-        "SIGTERM: 20 in-flight jobs released; the worker exited {stopped_after:.2} s after the signal (grace {grace} s)"
+        "SIGTERM: 20 in-flight jobs released; outsync {} exited {stopped_after:.2} s after the signal (grace {grace} s)",
+        args[0]
     ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_sqlite() {
-    sigterm_releases_in_flight_jobs("sigterm-sqlite", sqlite_url("sigterm-sqlite-db")).await;
+    sigterm_releases_in_flight_jobs(
+        "sigterm-sqlite",
+        sqlite_url("sigterm-sqlite-db"),
+        Stopped::Worker,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_postgres() {
-    sigterm_releases_in_flight_jobs("sigterm-postgres", super::fresh_postgres_url().await).await;
+    sigterm_releases_in_flight_jobs(
+        "sigterm-postgres",
+        super::fresh_postgres_url().await,
+        Stopped::Worker,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_service_within_the_grace_period_while_a_dashboard_listens() {
+    sigterm_releases_in_flight_jobs(
+        "sigterm-serve",
+        sqlite_url("sigterm-serve-db"),
+        Stopped::ServiceWithDashboardOpen,
+    )
+    .await;
 }
