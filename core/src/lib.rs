@@ -18,6 +18,7 @@
 pub mod configured;
 pub mod digest;
 pub mod error;
+pub mod keys;
 pub mod ledger;
 pub mod mapping;
 pub mod provider;

@@ -73,6 +73,23 @@ impl ProviderRules {
     }
 }
 
+/// Whether a source can load a provider's objects of a type (see
+/// [`Queue::with_loadable_objects`](super::Queue::with_loadable_objects)).
+pub(crate) type Loadable = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// The refusal of a job without a snapshot that no source could load.
+pub(crate) fn unloadable(provider: &str, object: &ObjectRef) -> QueueError {
+    rejected(
+        provider,
+        object,
+        "snapshot",
+        format!(
+            "is missing and no object source can load {} for provider \"{provider}\": send the object's state, or configure sources.\"{}\"",
+            object.object_type, object.object_type
+        ),
+    )
+}
+
 fn rejected(
     provider: &str,
     object: &ObjectRef,

@@ -131,6 +131,7 @@ impl fmt::Display for FailureMode {
 pub struct Queue {
     known_providers: Arc<BTreeSet<String>>,
     rules: Arc<BTreeMap<String, admission::ProviderRules>>,
+    loadable: Option<admission::Loadable>,
     clock: SharedClock,
     wake: Arc<Notify>,
 }
@@ -155,6 +156,7 @@ impl Queue {
         Self {
             known_providers: Arc::new(providers.into_iter().map(Into::into).collect()),
             rules: Arc::default(),
+            loadable: None,
             clock: Arc::new(SystemClock),
             wake: Arc::new(Notify::new()),
         }
@@ -178,6 +180,18 @@ impl Queue {
                 .collect(),
         );
         queue
+    }
+
+    /// Refuses a job without a snapshot when `can_load(provider, object_type)` says that
+    /// no object source could load its object (its worker would stop it as a `config`
+    /// problem). Without this, a job may always leave its snapshot out.
+    #[must_use]
+    pub fn with_loadable_objects(
+        mut self,
+        can_load: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.loadable = Some(Arc::new(can_load));
+        self
     }
 
     /// A queue accepting jobs for every provider in `registry`.
@@ -262,7 +276,14 @@ impl Queue {
             snapshot,
             snapshot_len,
             self.rules.get(provider),
-        )
+        )?;
+        if snapshot.is_none()
+            && let Some(can_load) = &self.loadable
+            && !can_load(provider, &object.object_type)
+        {
+            return Err(admission::unloadable(provider, object));
+        }
+        Ok(())
     }
 
     fn check_provider(&self, provider: &str) -> Result<(), QueueError> {

@@ -136,19 +136,9 @@ impl Sources {
         self.entries.is_empty()
     }
 
-    /// The entry for `provider`'s objects of `object_type`: the most specific key wins
-    /// (`provider/Type`, `provider/*`, `Type`, `*`). Called for every job that loads.
+    /// The entry for `provider`'s objects of `object_type`. Called for every job that loads.
     fn entry(&self, provider: &str, object_type: &str) -> Option<&Entry> {
-        let for_provider = || {
-            self.entries
-                .get(&format!("{provider}/{object_type}"))
-                .or_else(|| self.entries.get(&format!("{provider}/*")))
-        };
-        self.by_provider
-            .then(for_provider)
-            .flatten()
-            .or_else(|| self.entries.get(object_type))
-            .or_else(|| self.entries.get("*"))
+        most_specific(&self.entries, self.by_provider, provider, object_type)
     }
 
     /// Runs every SQL query against its database (`EXPLAIN`), naming the first that fails.
@@ -193,6 +183,56 @@ impl Sources {
     }
 }
 
+/// The value of the most specific key for `provider`'s objects of `object_type`:
+/// `provider/Type`, `provider/*`, `Type`, `*` (the first two only when `by_provider`, i.e.
+/// some key names a provider).
+fn most_specific<'a, T>(
+    entries: &'a HashMap<String, T>,
+    by_provider: bool,
+    provider: &str,
+    object_type: &str,
+) -> Option<&'a T> {
+    let for_provider = || {
+        entries
+            .get(&format!("{provider}/{object_type}"))
+            .or_else(|| entries.get(&format!("{provider}/*")))
+    };
+    by_provider
+        .then(for_provider)
+        .flatten()
+        .or_else(|| entries.get(object_type))
+        .or_else(|| entries.get("*"))
+}
+
+/// Which objects the `"sources"` section can load, read without connecting anything: the
+/// door's check that a job without a snapshot has a source to load it from.
+#[derive(Debug, Clone, Default)]
+pub struct LoadableObjects {
+    /// For each key, whether it loads (`http`, `sql`) rather than needing a snapshot.
+    loads: HashMap<String, bool>,
+    by_provider: bool,
+}
+
+impl LoadableObjects {
+    /// What `section` (the configuration's `"sources"`, `None` without one) can load.
+    pub fn read(section: Option<&Value>) -> Result<Self, SyncError> {
+        let Some(section) = section else {
+            return Ok(Self::default());
+        };
+        let loads: HashMap<String, bool> = read_sources(section)?
+            .into_iter()
+            .map(|(key, entry)| (key, !matches!(entry.kind, SourceKind::Snapshot)))
+            .collect();
+        let by_provider = loads.keys().any(|key| key.contains('/'));
+        Ok(Self { loads, by_provider })
+    }
+
+    /// Whether a source can load `provider`'s objects of `object_type`.
+    pub fn can_load(&self, provider: &str, object_type: &str) -> bool {
+        most_specific(&self.loads, self.by_provider, provider, object_type) == Some(&true)
+    }
+}
+
 #[async_trait]
 impl ObjectSource for Sources {
     async fn load(&self, object: &ObjectRef) -> Result<Option<Value>, SyncError> {
@@ -229,5 +269,34 @@ impl ObjectSource for Sources {
     fn preferred_over_snapshot(&self, provider: &str, object_type: &str) -> bool {
         self.entry(provider, object_type)
             .is_some_and(|entry| entry.prefer_source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoadableObjects;
+    use serde_json::json;
+
+    #[test]
+    fn loadable_objects_follow_the_most_specific_key_and_snapshot_loads_nothing() {
+        let none = LoadableObjects::read(None).unwrap();
+        assert!(!none.can_load("basket", "UserProfile"));
+        let section = json!({
+            "*": {"kind": "snapshot"},
+            "UserProfile": {"kind": "http", "url": "http://app/users/{id}"},
+            "basket/Addon": {"kind": "http", "url": "http://app/addons/{id}"},
+            "crm/UserProfile": {"kind": "snapshot"}
+        });
+        let loadable = LoadableObjects::read(Some(&section)).unwrap();
+        assert!(loadable.can_load("basket", "UserProfile"));
+        assert!(
+            !loadable.can_load("crm", "UserProfile"),
+            "provider/Type wins"
+        );
+        assert!(loadable.can_load("basket", "Addon"));
+        assert!(!loadable.can_load("crm", "Addon"), "\"*\" is a snapshot");
+        let typo = json!({"UserProfile": {"kind": "http", "url": "http://x/{id}", "pointr": "/"}});
+        let problem = LoadableObjects::read(Some(&typo)).unwrap_err().to_string();
+        assert!(problem.contains("did you mean \"pointer\"?"), "{problem}");
     }
 }

@@ -206,8 +206,9 @@ impl At<'_> {
         {
             None => Ok(()),
             Some(unknown) => Err(SyncError::config(format!(
-                "unknown key \"{unknown}\" in sources.\"{}\" (known keys: {})",
+                "unknown key \"{unknown}\" in sources.\"{}\"{} (known keys: {})",
                 self.key,
+                outsync_core::keys::did_you_mean(unknown, allowed.iter().copied()),
                 allowed.join(", ")
             ))),
         }

@@ -205,7 +205,11 @@ pub(super) fn unknown_keys(
         reporter.report(
             entry,
             Some(key),
-            format!("unknown key; known keys are {}", known.join(", ")),
+            format!(
+                "unknown key{}; known keys are {}",
+                crate::keys::did_you_mean(key, known.iter().copied()),
+                known.join(", ")
+            ),
         );
     }
 }

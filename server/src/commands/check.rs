@@ -24,14 +24,32 @@ enum ConfigAction {
 pub(crate) async fn config(args: &ConfigArgs) -> Result<(), Exit> {
     let ConfigAction::Check = args.action;
     let config = args.config.load()?;
-    let providers = config.build_providers().map_err(|problems| {
-        Exit::bad_input(format!(
+    // Every problem at once: the providers' settings and mappings, then the sources.
+    let mut problems = Vec::new();
+    let providers = config.build_providers().unwrap_or_else(|found| {
+        problems.extend(found);
+        Vec::new()
+    });
+    let sources = match config.open_sources().await {
+        Ok(sources) => sources,
+        Err(error) => {
+            problems.push(error.to_string());
+            None
+        }
+    };
+    if let Some(sources) = &sources
+        && let Err(error) = sources.check().await
+    {
+        problems.extend(error.messages().iter().cloned());
+    }
+    if !problems.is_empty() {
+        return Err(Exit::bad_input(format!(
             "configuration {}: {} problem(s):\n  {}",
             args.config.config.display(),
             problems.len(),
             problems.join("\n  ")
-        ))
-    })?;
+        )));
+    }
     println!(
         "configuration {} is valid: queue database {}",
         args.config.config.display(),
@@ -47,11 +65,7 @@ pub(crate) async fn config(args: &ConfigArgs) -> Result<(), Exit> {
     if providers.is_empty() {
         println!("  no providers are configured: workers would have nothing to run");
     }
-    if let Some(sources) = config.open_sources().await? {
-        sources
-            .check()
-            .await
-            .map_err(|error| Exit::bad_input(error.messages().join("\n")))?;
+    if let Some(sources) = sources {
         println!(
             "  object sources: {} (every query runs)",
             sources.describe()

@@ -235,7 +235,17 @@ impl Config {
             }
         }
         let queue = match providers {
-            Some(providers) => Queue::for_providers(providers),
+            // Knowing its providers, the queue also refuses a job without a snapshot that
+            // no configured source could load.
+            Some(providers) => {
+                let loadable = outsync_sources::LoadableObjects::read(self.sources.as_ref())
+                    .map_err(|error| ConfigError::Sources {
+                        problem: error.messages().join("\n"),
+                    })?;
+                Queue::for_providers(providers).with_loadable_objects(
+                    move |provider, object_type| loadable.can_load(provider, object_type),
+                )
+            }
             None => Queue::new(self.providers.iter().map(|(id, _)| id.clone())),
         };
         let queue = queue.with_database_clock(&db).await?;

@@ -78,15 +78,33 @@ async fn the_dashboard_logs_in_with_the_token_and_acts_on_problems_with_csrf() {
     );
     assert!(!overview.contains("cdn"), "no external CDN");
 
-    // A job without snapshot fails (the service has no ObjectSource): a sync problem.
-    let enqueued = http
+    // The API refuses a job without snapshot: the service has no source to load it from.
+    let refused = http
         .post(url("/api/enqueue"))
         .bearer_auth(TOKEN)
         .json(&serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "9"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(enqueued.status(), 202);
+    assert_eq!(refused.status(), 422);
+    // An application's own outbox (a queue that knows no sources) can still queue one:
+    // it fails as a sync problem.
+    let database = format!(
+        "sqlite://{}",
+        super::temp_dir("dashboard").join("q.db").display()
+    );
+    let db = outsync_queue::connect(&database).await.unwrap();
+    outsync_queue::Queue::new(["basket"])
+        .enqueue(
+            &db,
+            "basket",
+            &outsync_core::ObjectRef::new("UserProfile", "9"),
+            "outbox",
+            outsync_queue::EnqueueOptions::default(),
+        )
+        .await
+        .unwrap();
+    db.close().await.unwrap();
     let mut problems_page = String::new();
     for _ in 0..50 {
         problems_page = page_text(&http, &url("/dashboard/problems"), &cookie).await;

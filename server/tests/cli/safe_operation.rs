@@ -113,6 +113,27 @@ fn a_config_typo_is_an_error_naming_the_key_and_loses_nothing() {
             "\"worker\"",
             "concurrency",
         ),
+        (
+            serde_json::json!({"database_url": database, "schema": "basket",
+                "providers": {"basket": {"base_url": "http://127.0.0.1:9", "api_key": "k",
+                    "mappings": [{"id": "users", "source_model": "UserProfile",
+                        "external_object_type": "user", "source_id_field": "user_id",
+                        "external_id_field": "fxa_id", "property_mappings": [
+                            {"source_field": "user_email", "external_field": "email",
+                             "mdoe": "overwrite"}]}]}}}),
+            "mdoe",
+            "mapping users, entry 1",
+            "mode",
+        ),
+        (
+            serde_json::json!({"database_url": database, "schema": "basket",
+                "providers": {"basket": {"base_url": "http://127.0.0.1:9", "api_key": "k"}},
+                "sources": {"UserProfile": {"kind": "http", "url": "http://127.0.0.1:9/u/{id}",
+                    "pointr": "/data"}}}),
+            "pointr",
+            "sources.\"UserProfile\"",
+            "pointer",
+        ),
     ] {
         let config = dir.join(format!("{key}.json"));
         std::fs::write(&config, document.to_string()).unwrap();
@@ -125,11 +146,15 @@ fn a_config_typo_is_an_error_naming_the_key_and_loses_nothing() {
             let output = run(command);
             let printed = text(&output);
             assert_eq!(output.status.code(), Some(2), "{command:?}: {printed}");
+            // Mapping problems name the mapping, the entry and the key; the others say
+            // `unknown key "…" in <place>`.
+            let named = printed.contains(&format!("unknown key \"{key}\" in {place}"))
+                || printed.contains(&format!("{place}, field \"{key}\": unknown key"));
             assert!(
-                printed.contains(&format!("unknown key \"{key}\" in {place}"))
-                    && printed.contains(&format!("did you mean \"{meant}\"?")),
+                named && printed.contains(&format!("did you mean \"{meant}\"?")),
                 "{command:?}: {printed}"
             );
+            assert!(!printed.contains("is valid"), "{command:?}: {printed}");
         }
     }
     assert_eq!(job_rows(&good).len(), 51, "nothing was deleted");
@@ -280,6 +305,12 @@ fn the_cli_refuses_what_can_never_sync_and_queues_nothing() {
             Some(huge.as_str()),
             outsync_queue::SNAPSHOT_LIMIT,
         ),
+        (
+            "UserProfile",
+            "1",
+            None,
+            "\"snapshot\" is missing and no object source can load UserProfile",
+        ),
     ] {
         let mut args = vec![
             "enqueue",
@@ -345,6 +376,10 @@ async fn the_http_api_refuses_what_can_never_sync_with_the_field_named() {
         (
             serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "a\r\nb"}),
             "object_id",
+        ),
+        (
+            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1"}),
+            "snapshot",
         ),
         (
             serde_json::json!({"items": [
