@@ -13,7 +13,7 @@ use std::time::Duration;
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     worker: WorkerArgs,
-    /// Where to listen.
+    /// Where to listen (port 0: a free port, printed as the service starts).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
     /// Run records older than this many days are pruned by the scheduler.
@@ -113,9 +113,12 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| Exit::from(format!("cannot listen on {}: {e}", args.listen)))?;
+    // The address bound, so that `--listen 127.0.0.1:0` says which port it got.
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| args.listen.clone(), |address| address.to_string());
     eprintln!(
-        "outsync serving on http://{} (worker {}, scheduler every {interval} s)",
-        args.listen,
+        "outsync serving on http://{address} (worker {}, scheduler every {interval} s)",
         worker.config().id
     );
 

@@ -60,6 +60,54 @@ fn serve(label: &str) -> Served {
     )
 }
 
+/// [`start_serving_child`], killed when the returned value is dropped.
+fn start_serving(command: &mut Command, log: Option<&std::path::Path>) -> Served {
+    let (child, base) = start_serving_child(command, log);
+    Served { child, base }
+}
+
+/// Starts `command`, an `outsync serve … --listen 127.0.0.1:0` (the service picks a free
+/// port itself, so no other test can take it in between), copying its standard error to
+/// `log` if given; returns the process and the base URL it printed once it listened.
+fn start_serving_child(
+    command: &mut Command,
+    log: Option<&std::path::Path>,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, Write};
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start outsync serve");
+    let stderr = child.stderr.take().unwrap();
+    let mut log = log.map(|path| std::fs::File::create(path).unwrap());
+    let (found, address) = std::sync::mpsc::channel();
+    // Reads the whole standard error, so that the service never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(file) = &mut log {
+                let _ = writeln!(file, "{line}");
+            }
+            if let Some(rest) = line.strip_prefix("outsync serving on ")
+                && let Some(sender) = found.take()
+            {
+                let _ = sender.send(rest.split(' ').next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    match address.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(base) => (child, base),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            panic!("outsync serve did not start listening (exit: {status:?})");
+        }
+    }
+}
+
 /// `outsync serve` on a fresh SQLite queue with the `basket` provider's `settings`.
 fn serve_with(label: &str, settings: &serde_json::Value) -> Served {
     serve_logged(label, settings, None)
@@ -77,39 +125,20 @@ fn serve_logged(
     let document = serde_json::json!({"database_url": database, "schema": "basket",
         "scheduler_interval_seconds": 1, "providers": {"basket": settings}});
     std::fs::write(&config, document.to_string()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(OUTSYNC)
-        .args([
-            "serve",
-            "--create",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("OUTSYNC_API_TOKEN", TOKEN)
-        .env("OUTSYNC_LOG", "debug")
-        .stderr(match log {
-            Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
-            None => std::process::Stdio::null(),
-        })
-        .spawn()
-        .unwrap();
-    let served = Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return served;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("outsync serve did not start");
+    start_serving(
+        Command::new(OUTSYNC)
+            .args([
+                "serve",
+                "--create",
+                "--config",
+                config.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("OUTSYNC_API_TOKEN", TOKEN)
+            .env("OUTSYNC_LOG", "debug"),
+        log,
+    )
 }
 
 /// A URL of a fresh, empty schema on the test PostgreSQL server

@@ -815,12 +815,6 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped:
     assert!(run(&["migrate", "--config", &config]).status.success());
     enqueue_users(&config, 40);
     let grace = 2.0;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
         "worker",
         "--config",
@@ -830,17 +824,23 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped:
         "--shutdown-grace-seconds",
         "2",
     ];
-    if stopped == Stopped::ServiceWithDashboardOpen {
-        args[0] = "serve";
-        args.extend(["--listen", &listen]);
-    }
-    let mut worker = Command::new(OUTSYNC)
-        .args(&args)
+    let log = Path::new(&config).with_file_name("worker.log");
+    let mut command = Command::new(OUTSYNC);
+    command
         .env("OUTSYNC_API_TOKEN", super::TOKEN)
-        .env("OUTSYNC_LOG", "debug")
-        .stderr(std::fs::File::create(Path::new(&config).with_file_name("worker.log")).unwrap())
-        .spawn()
-        .unwrap();
+        .env("OUTSYNC_LOG", "debug");
+    let (mut worker, base) = if stopped == Stopped::ServiceWithDashboardOpen {
+        args[0] = "serve";
+        args.extend(["--listen", "127.0.0.1:0"]);
+        super::start_serving_child(command.args(&args), Some(&log))
+    } else {
+        let child = command
+            .args(&args)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        (child, String::new())
+    };
     let waiting = std::time::Instant::now();
     while accepted.load(std::sync::atomic::Ordering::SeqCst) < 20 {
         assert!(
@@ -857,7 +857,6 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped:
     // A dashboard page's event stream never ends by itself.
     let mut _listening = None;
     if stopped == Stopped::ServiceWithDashboardOpen {
-        let base = format!("http://{listen}");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

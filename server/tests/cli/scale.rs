@@ -37,25 +37,13 @@ async fn two_workers_and_serve_share_postgres_and_drain_a_backfill() {
         text(&output)
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut processes = vec![
+    let (served, _) = super::start_serving_child(
         Command::new(OUTSYNC)
-            .args([
-                "serve",
-                "--config",
-                &config,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("OUTSYNC_API_TOKEN", TOKEN)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    ];
+            .args(["serve", "--config", &config, "--listen", "127.0.0.1:0"])
+            .env("OUTSYNC_API_TOKEN", TOKEN),
+        None,
+    );
+    let mut processes = vec![served];
     for _ in 0..2 {
         processes.push(
             Command::new(OUTSYNC)

@@ -38,17 +38,24 @@ impl Drop for Processes {
 }
 
 fn spawn(args: &[&str], log: &std::path::Path) -> Child {
-    Command::new(OUTSYNC)
+    command(args)
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
+/// `outsync` with `args`, its environment set as the sources tests run it.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(OUTSYNC);
+    command
         .args(args)
         .env("OUTSYNC_API_TOKEN", TOKEN)
         .env("OUTSYNC_LOG", "info")
         // The application's password reaches the processes through the environment, as
         // an operator would set it, never through the configuration file.
         .env("APP_PASSWORD_E2E", "app-secret-83ac1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
-        .spawn()
-        .unwrap()
+        .stdout(Stdio::null());
+    command
 }
 
 /// Writes a configuration for `database` with Basket at `basket` and `sources`, migrates
@@ -85,36 +92,18 @@ fn start_service(
 ) -> (String, Processes, std::path::PathBuf) {
     let config = configure(label, database, basket, sources);
     let dir = temp_dir(label);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut processes = vec![spawn(
-        &["serve", "--config", &config, "--listen", &listen],
-        &dir.join("serve.log"),
-    )];
+    let (served, base) = super::start_serving_child(
+        &mut command(&["serve", "--config", &config, "--listen", "127.0.0.1:0"]),
+        Some(&dir.join("serve.log")),
+    );
+    let mut processes = vec![served];
     for number in 0..workers {
         processes.push(spawn(
             &["worker", "--config", &config],
             &dir.join(format!("worker-{number}.log")),
         ));
     }
-    wait_for_port(port);
-    (format!("http://{listen}"), Processes(processes), dir)
-}
-
-/// Waits until something listens on `port` (a started `outsync serve`), or fails after 10 s.
-fn wait_for_port(port: u16) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    (base, Processes(processes), dir)
 }
 
 /// Waits until Basket received `count` payloads at `path`, or fails after 20 s.
@@ -340,23 +329,15 @@ async fn source_secrets_stay_out_of_logs_run_records_status_the_dashboard_and_er
         .output()
         .unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
     let log = dir.join("serve.log");
-    let served = Command::new(OUTSYNC)
-        .args(["serve", "--config", &config, "--listen", &listen])
-        .env("OUTSYNC_API_TOKEN", TOKEN)
-        .env("OUTSYNC_LOG", "debug")
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
+    let (served, api) = super::start_serving_child(
+        Command::new(OUTSYNC)
+            .args(["serve", "--config", &config, "--listen", "127.0.0.1:0"])
+            .env("OUTSYNC_API_TOKEN", TOKEN)
+            .env("OUTSYNC_LOG", "debug"),
+        Some(&log),
+    );
     let _processes = Processes(vec![served]);
-    let api = format!("http://{listen}");
-    wait_for_port(port);
     changed(&api, "UserProfile", "3").await;
     changed(&api, "Addon", "8").await;
     let http = reqwest::Client::new();
@@ -508,14 +489,8 @@ async fn soukosyncs_environment_names_are_honoured() {
         temp_dir(label).join("q.db").display()
     );
     let config = configure(label, &database, &basket.base_url, &sources);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
     let served = Command::new(OUTSYNC)
-        .args(["serve", "--config", &config, "--listen", &listen])
+        .args(["serve", "--config", &config, "--listen", "127.0.0.1:0"])
         .env("OUTSYNC_API_TOKEN", TOKEN)
         .env("API_TOKEN", "soukosync-static-token-4d1e")
         .env("INTERVAL_SCHEDULER_SECONDS", "abc")
@@ -527,17 +502,16 @@ async fn soukosyncs_environment_names_are_honoured() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{said}");
     assert!(said.contains("INTERVAL_SCHEDULER_SECONDS"), "{said}");
-    let served = Command::new(OUTSYNC)
-        .args(["serve", "--config", &config, "--listen", &listen])
-        .env("OUTSYNC_API_TOKEN", TOKEN)
-        .env("API_TOKEN", "soukosync-static-token-4d1e")
-        .env("INTERVAL_SCHEDULER_SECONDS", "1")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (served, base) = super::start_serving_child(
+        Command::new(OUTSYNC)
+            .args(["serve", "--config", &config, "--listen", "127.0.0.1:0"])
+            .env("OUTSYNC_API_TOKEN", TOKEN)
+            .env("API_TOKEN", "soukosync-static-token-4d1e")
+            .env("INTERVAL_SCHEDULER_SECONDS", "1"),
+        None,
+    );
     let _processes = Processes(vec![served]);
-    wait_for_port(port);
-    changed(&format!("http://{listen}"), "UserProfile", "4").await;
+    changed(&base, "UserProfile", "4").await;
     let users = received(&basket, "/amo-sync/userprofile/", 1).await;
     assert_eq!(users[0]["display_name"], "Katherine", "{}", users[0]);
 }
