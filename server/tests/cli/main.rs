@@ -2,6 +2,7 @@
 //! and the helpers they share (running the command, serving, fresh databases, figures).
 
 mod api;
+mod bad_input;
 mod browser;
 mod bulk;
 mod commands;
@@ -13,6 +14,7 @@ mod safe_operation;
 mod scale;
 mod secrets_and_limits;
 mod sources;
+mod stopping;
 
 use std::process::{Command, Output};
 

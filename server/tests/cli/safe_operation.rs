@@ -1,11 +1,12 @@
 //! Safe to operate: a typo, a bad input or a restart never loses or strands work.
 
-use super::{OUTSYNC, TOKEN, run, serve_with, temp_dir, text};
+use super::stopping::terminate;
+use super::{OUTSYNC, run, temp_dir, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `outsync` with extra environment variables.
-fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(super) fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(OUTSYNC);
     command.args(args);
     for (name, value) in env {
@@ -16,7 +17,10 @@ fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// A directory with `outsync.json` holding `document`; returns the config path and the
 /// SQLite database file it names.
-fn config_dir(label: &str, document: impl FnOnce(&str) -> serde_json::Value) -> (String, PathBuf) {
+pub(super) fn config_dir(
+    label: &str,
+    document: impl FnOnce(&str) -> serde_json::Value,
+) -> (String, PathBuf) {
     let dir = temp_dir(label);
     let file = dir.join("q.db");
     let database = format!("sqlite://{}", file.display());
@@ -26,14 +30,14 @@ fn config_dir(label: &str, document: impl FnOnce(&str) -> serde_json::Value) -> 
 }
 
 /// The URL of an SQLite file in a directory of its own.
-fn sqlite_url(label: &str) -> String {
+pub(super) fn sqlite_url(label: &str) -> String {
     format!(
         "sqlite://{}?mode=rwc",
         temp_dir(label).join("q.db").display()
     )
 }
 
-fn basket_config(label: &str, base_url: &str) -> (String, PathBuf) {
+pub(super) fn basket_config(label: &str, base_url: &str) -> (String, PathBuf) {
     let base_url = base_url.to_owned();
     config_dir(label, move |database| {
         serde_json::json!({"database_url": database, "schema": "basket",
@@ -41,7 +45,7 @@ fn basket_config(label: &str, base_url: &str) -> (String, PathBuf) {
     })
 }
 
-fn user_line(id: u32) -> String {
+pub(super) fn user_line(id: u32) -> String {
     format!(
         "{{\"provider\": \"basket\", \"object_type\": \"UserProfile\", \"object_id\": {id}, \
          \"snapshot\": {{\"id\": {id}, \"email\": \"u{id}@example.org\"}}}}\n"
@@ -49,7 +53,7 @@ fn user_line(id: u32) -> String {
 }
 
 /// Enqueues users `1..=count` from a file.
-fn enqueue_users(config: &str, count: u32) {
+pub(super) fn enqueue_users(config: &str, count: u32) {
     let file = Path::new(config).with_file_name("users.jsonl");
     std::fs::write(&file, (1..=count).map(user_line).collect::<String>()).unwrap();
     let output = run(&[
@@ -63,7 +67,7 @@ fn enqueue_users(config: &str, count: u32) {
 }
 
 /// The job ids and states `outsync jobs list` shows.
-fn job_rows(config: &str) -> Vec<String> {
+pub(super) fn job_rows(config: &str) -> Vec<String> {
     let output = run(&["jobs", "--config", config, "list"]);
     assert!(output.status.success(), "{}", text(&output));
     String::from_utf8_lossy(&output.stdout)
@@ -233,259 +237,6 @@ fn a_missing_sqlite_file_is_created_only_by_migrate_or_create() {
             .success()
     );
     assert!(file.exists());
-}
-
-#[test]
-fn the_cli_refuses_what_can_never_sync_and_queues_nothing() {
-    let (config, _) = basket_config("door", "http://127.0.0.1:9");
-    assert!(run(&["migrate", "--config", &config]).status.success());
-    let long = "9".repeat(100_000);
-    let huge_file = Path::new(&config).with_file_name("huge.json");
-    std::fs::write(
-        &huge_file,
-        format!(
-            "{{\"id\": 1, \"bio\": \"{}\"}}",
-            "x".repeat(9 * 1024 * 1024)
-        ),
-    )
-    .unwrap();
-    let huge = format!("@{}", huge_file.display());
-    for (object_type, id, snapshot, expected) in [
-        (
-            "UserProfle",
-            "1",
-            Some("{\"id\": 1}"),
-            "\"object_type\" \"UserProfle\" is not handled",
-        ),
-        (
-            "UserProfile",
-            "1",
-            Some("{}"),
-            "\"snapshot\" has no id at \"id\"",
-        ),
-        (
-            "UserProfile",
-            "1",
-            Some("42"),
-            "\"snapshot\" must be a JSON object",
-        ),
-        (
-            "UserProfile",
-            "1",
-            Some("null"),
-            "\"snapshot\" must be a JSON object",
-        ),
-        (
-            "UserProfile",
-            "1",
-            Some("{\"name\": \"x\"}"),
-            "\"snapshot\" has no id",
-        ),
-        (
-            "UserProfile",
-            "1",
-            Some("{\"id\": 2}"),
-            "is the state of id \"2\"",
-        ),
-        (
-            "UserProfile",
-            long.as_str(),
-            None,
-            "\"object_id\" is 100000 bytes long",
-        ),
-        (
-            "UserProfile",
-            "a\r\nb",
-            None,
-            "\"object_id\" contains the control character",
-        ),
-        (
-            "UserProfile",
-            "1",
-            Some(huge.as_str()),
-            outsync_queue::SNAPSHOT_LIMIT,
-        ),
-        (
-            "UserProfile",
-            "1",
-            None,
-            "\"snapshot\" is missing and no object source can load UserProfile",
-        ),
-    ] {
-        let mut args = vec![
-            "enqueue",
-            "--config",
-            &config,
-            "--provider",
-            "basket",
-            "--type",
-            object_type,
-            "--id",
-            id,
-        ];
-        if let Some(snapshot) = snapshot {
-            args.extend(["--snapshot", snapshot]);
-        }
-        let output = run(&args);
-        let printed = text(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{expected}: {}",
-            &printed[..printed.len().min(500)]
-        );
-        assert!(
-            printed.contains(expected),
-            "{expected}: {}",
-            &printed[..printed.len().min(500)]
-        );
-        assert!(printed.len() < 1000, "the message quotes no huge value");
-    }
-    assert!(job_rows(&config).is_empty(), "nothing queued");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_http_api_refuses_what_can_never_sync_with_the_field_named() {
-    let served = serve_with(
-        "api-door",
-        &serde_json::json!({"base_url": "http://127.0.0.1:9", "api_key": "k"}),
-    );
-    let http = reqwest::Client::new();
-    let long = "9".repeat(100_000);
-    for (body, field) in [
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfle", "object_id": "1"}),
-            "object_type",
-        ),
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1", "snapshot": {}}),
-            "snapshot",
-        ),
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1", "snapshot": 42}),
-            "snapshot",
-        ),
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1", "snapshot": {"name": "x"}}),
-            "snapshot",
-        ),
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": long}),
-            "object_id",
-        ),
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "a\r\nb"}),
-            "object_id",
-        ),
-        (
-            serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1"}),
-            "snapshot",
-        ),
-        (
-            serde_json::json!({"items": [
-            {"provider": "basket", "object_type": "UserProfile", "object_id": "1", "snapshot": {"id": 1}},
-            {"provider": "basket", "object_type": "UserProfile", "object_id": "a\u{0}b"}]}),
-            "object_id",
-        ),
-    ] {
-        let answer = http
-            .post(format!("{}/api/enqueue", served.base))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 422, "{field}");
-        let problem: serde_json::Value = answer.json().await.unwrap();
-        assert_eq!(problem["field"], field, "{problem}");
-        assert!(problem["message"].as_str().unwrap().len() < 1000);
-    }
-    // Over the request limit: the same sentence as the CLI's.
-    let huge = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1",
-        "snapshot": {"id": 1, "bio": "x".repeat(9 * 1024 * 1024)}});
-    let answer = reqwest::Client::new()
-        .post(format!("{}/api/enqueue", served.base))
-        .bearer_auth(TOKEN)
-        .json(&huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 413);
-    let problem: serde_json::Value = answer.json().await.unwrap();
-    assert!(
-        problem["message"]
-            .as_str()
-            .unwrap()
-            .contains(outsync_queue::SNAPSHOT_LIMIT),
-        "{problem}"
-    );
-    let jobs: serde_json::Value = http
-        .get(format!("{}/api/jobs", served.base))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        jobs["jobs"].as_array().map(Vec::len),
-        Some(0),
-        "nothing queued: {jobs}"
-    );
-}
-
-async fn enqueue_file_all_or_nothing(label: &str, database: String) {
-    let (config, _) = config_dir(label, move |_| {
-        serde_json::json!({"database_url": database, "schema": "basket",
-            "providers": {"basket": {"base_url": "http://127.0.0.1:9", "api_key": "k"}}})
-    });
-    assert!(run(&["migrate", "--config", &config]).status.success());
-    let file = Path::new(&config).with_file_name("backfill.jsonl");
-    let mut lines: String = (1..=6_000).map(user_line).collect();
-    lines.push_str("{\"provider\": \"basket\", \"object_type\": \"UserProfile\", \"object_id\": 6001, \"snapshot\": {\"id\": 6001\n");
-    lines.push_str(&user_line(6_002));
-    lines.push_str(
-        "{\"provider\": \"basket\", \"object_type\": \"UserProfle\", \"object_id\": 6003}\n",
-    );
-    std::fs::write(&file, lines).unwrap();
-    let output = run(&[
-        "enqueue",
-        "--config",
-        &config,
-        "--file",
-        file.to_str().unwrap(),
-    ]);
-    let printed = text(&output);
-    assert_eq!(output.status.code(), Some(2), "{printed}");
-    assert!(
-        printed.contains("2 bad line(s); nothing was enqueued")
-            && printed.contains("line 6001: not valid JSON")
-            && printed.contains("line 6003: cannot enqueue UserProfle 6003"),
-        "{printed}"
-    );
-    assert!(job_rows(&config).is_empty(), "no line was committed");
-    // Fixed, the whole file goes in.
-    let fixed: String = (1..=6_002).map(user_line).collect();
-    std::fs::write(&file, fixed).unwrap();
-    let output = run(&[
-        "enqueue",
-        "--config",
-        &config,
-        "--file",
-        file.to_str().unwrap(),
-    ]);
-    assert!(text(&output).contains("6002 new jobs"), "{}", text(&output));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_enqueue_file_is_all_or_nothing_on_sqlite() {
-    enqueue_file_all_or_nothing("file-sqlite", sqlite_url("file-sqlite-db")).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_enqueue_file_is_all_or_nothing_on_postgres() {
-    enqueue_file_all_or_nothing("file-postgres", super::fresh_postgres_url().await).await;
 }
 
 #[test]
@@ -770,172 +521,4 @@ fn worker_settings_come_from_the_file_the_environment_and_the_command_line() {
         line.contains("concurrency 7,") && line.contains("get 2 s"),
         "{line}"
     );
-}
-
-/// Sends SIGTERM, as `docker stop`, systemd and Kubernetes do.
-pub(super) fn terminate(child: &std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// A Basket that accepts connections and never answers; counts the connections.
-fn silent_basket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = accepted.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
-    (url, accepted)
-}
-
-/// Which process gets SIGTERM with jobs in flight.
-#[derive(Clone, Copy, PartialEq)]
-enum Stopped {
-    /// `outsync worker`.
-    Worker,
-    /// `outsync serve` while an open dashboard page listens to its events.
-    ServiceWithDashboardOpen,
-}
-
-async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped: Stopped) {
-    let (basket, accepted) = silent_basket();
-    let (config, _) = config_dir(label, move |_| {
-        serde_json::json!({"database_url": database, "schema": "basket",
-            "providers": {"basket": {"base_url": basket, "api_key": "k", "timeout_seconds": 120}}})
-    });
-    assert!(run(&["migrate", "--config", &config]).status.success());
-    enqueue_users(&config, 40);
-    let grace = 2.0;
-    let mut args = vec![
-        "worker",
-        "--config",
-        &config,
-        "--concurrency",
-        "20",
-        "--shutdown-grace-seconds",
-        "2",
-    ];
-    let log = Path::new(&config).with_file_name("worker.log");
-    let mut command = Command::new(OUTSYNC);
-    command
-        .env("OUTSYNC_API_TOKEN", super::TOKEN)
-        .env("OUTSYNC_LOG", "debug");
-    let (mut worker, base) = if stopped == Stopped::ServiceWithDashboardOpen {
-        args[0] = "serve";
-        args.extend(["--listen", "127.0.0.1:0"]);
-        super::start_serving_child(command.args(&args), Some(&log))
-    } else {
-        let child = command
-            .args(&args)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        (child, String::new())
-    };
-    let waiting = std::time::Instant::now();
-    while accepted.load(std::sync::atomic::Ordering::SeqCst) < 20 {
-        assert!(
-            waiting.elapsed().as_secs() < 20,
-            "the worker never had 20 jobs in flight"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let rows = job_rows(&config);
-    assert!(
-        rows.iter().filter(|row| row.contains("running")).count() >= 20,
-        "{rows:?}"
-    );
-    // A dashboard page's event stream never ends by itself.
-    let mut _listening = None;
-    if stopped == Stopped::ServiceWithDashboardOpen {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let cookie = super::dashboard::log_in(&http, &base).await;
-        let mut events = http
-            .get(format!("{base}/dashboard/events"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(events.status(), 200);
-        assert!(events.chunk().await.unwrap().is_some(), "the stream opened");
-        _listening = Some(events);
-    }
-    terminate(&worker);
-    let signalled = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = worker.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed().as_secs_f64() < grace + 1.0,
-            "still running a second after the grace period"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let stopped_after = signalled.elapsed().as_secs_f64();
-    assert!(status.success(), "{status}");
-    assert!(
-        stopped_after >= grace - 0.2,
-        "running jobs got their grace period: {stopped_after}"
-    );
-    // Every job is back in the queue for another worker, no attempt charged.
-    let rows = job_rows(&config);
-    assert_eq!(rows.len(), 40, "{rows:?}");
-    for row in &rows {
-        let cells: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cells[4], "0", "no attempt charged: {row}");
-        assert_eq!(
-            cells[5],
-            "pending",
-            "released: {row}\n{}",
-            std::fs::read_to_string(Path::new(&config).with_file_name("worker.log"))
-                .unwrap_or_default()
-        );
-    }
-    super::report_figure(&format!(
-        "SIGTERM: 20 in-flight jobs released; outsync {} exited {stopped_after:.2} s after the signal (grace {grace} s)",
-        args[0]
-    ));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_sqlite() {
-    sigterm_releases_in_flight_jobs(
-        "sigterm-sqlite",
-        sqlite_url("sigterm-sqlite-db"),
-        Stopped::Worker,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_postgres() {
-    sigterm_releases_in_flight_jobs(
-        "sigterm-postgres",
-        super::fresh_postgres_url().await,
-        Stopped::Worker,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_stops_the_service_within_the_grace_period_while_a_dashboard_listens() {
-    sigterm_releases_in_flight_jobs(
-        "sigterm-serve",
-        sqlite_url("sigterm-serve-db"),
-        Stopped::ServiceWithDashboardOpen,
-    )
-    .await;
 }
