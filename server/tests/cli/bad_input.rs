@@ -172,7 +172,14 @@ async fn the_http_api_refuses_what_can_never_sync_with_the_field_named() {
     // Over the request limit: the same sentence as the CLI's.
     let huge = serde_json::json!({"provider": "basket", "object_type": "UserProfile", "object_id": "1",
         "snapshot": {"id": 1, "bio": "x".repeat(9 * 1024 * 1024)}});
-    let answer = enqueue(&huge).await.unwrap();
+    // A client of its own: the service closes the connection after refusing the body,
+    // which a pooled connection would meet on the next request.
+    let answer = Api::of(&served)
+        .request(reqwest::Method::POST, "/api/enqueue")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 413);
     let problem: serde_json::Value = answer.json().await.unwrap();
     assert!(
