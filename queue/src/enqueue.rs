@@ -76,16 +76,23 @@ fn insert_sql(rows: usize, postgres: bool) -> String {
 /// batch of any size is 8 parameters, where a `VALUES` list is bound by the parameter
 /// limit and parsed row by row. A missing snapshot is an empty text in its array (a JSON
 /// text is never empty).
+///
+/// It answers one row, `created` and `total`, counted by the database, instead of a row per
+/// job: a batch enqueue reports counts only.
 #[cfg(feature = "postgres")]
 fn unnest_insert_sql() -> String {
-    insert_sql_from(
+    let insert = insert_statement(
         "SELECT provider, object_type, object_id, NULLIF(snapshot, ''), triggered_by, \
            triggered_at, not_before, force_send \
          FROM UNNEST($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::varchar[], \
            $6::int8[], $7::int8[], $8::int4[]) \
            AS rows (provider, object_type, object_id, snapshot, triggered_by, triggered_at, \
            not_before, force_send)",
-        true,
+    );
+    format!(
+        "WITH ins AS ({insert}) \
+         SELECT count(*) FILTER (WHERE ins.coalesced = 0) AS created, count(*) AS total \
+         FROM ins CROSS JOIN (SELECT pg_notify('outsync_queue', '')) AS notified"
     )
 }
 
@@ -123,11 +130,25 @@ fn unnest_values(rows: Vec<[Value; 8]>) -> Vec<Value> {
         .collect()
 }
 
-/// The insert of `rows` (a `VALUES` list or a `SELECT`).
+/// The insert of `rows` (a `VALUES` list or a `SELECT`), answering each job's `id` and
+/// `coalesced`; on PostgreSQL it notifies listening workers too.
 fn insert_sql_from(rows: &str, postgres: bool) -> String {
+    let insert = insert_statement(rows);
+    if postgres {
+        format!(
+            "WITH ins AS ({insert}) SELECT ins.id, ins.coalesced FROM ins \
+             CROSS JOIN (SELECT pg_notify('outsync_queue', '')) AS notified"
+        )
+    } else {
+        insert
+    }
+}
+
+/// `INSERT … ON CONFLICT … RETURNING id, coalesced` of `rows`.
+fn insert_statement(rows: &str) -> String {
     // On a pending row of the same object: take the newest data; move not_before only when
     // this enqueue asked for a time (not_before >= 0).
-    let insert = format!(
+    format!(
         "INSERT INTO sync_queue \
          (provider, object_type, object_id, snapshot, triggered_by, triggered_at, not_before, force_send) \
          {rows} \
@@ -138,15 +159,7 @@ fn insert_sql_from(rows: &str, postgres: bool) -> String {
            coalesced = sync_queue.coalesced + 1, \
            force_send = CASE WHEN excluded.force_send = 1 THEN 1 ELSE sync_queue.force_send END \
          RETURNING id, coalesced"
-    );
-    if postgres {
-        format!(
-            "WITH ins AS ({insert}) SELECT ins.id, ins.coalesced FROM ins \
-             CROSS JOIN (SELECT pg_notify('outsync_queue', '')) AS notified"
-        )
-    } else {
-        insert
-    }
+    )
 }
 
 impl Queue {
@@ -254,9 +267,21 @@ impl Queue {
                 .query_all_raw(statement(conn, &sql, values))
                 .await
                 .map_err(QueueError::db("enqueueing a batch of jobs"))?;
+            let read = || QueueError::db("reading the enqueued jobs");
+            if postgres {
+                // One row of counts (see `unnest_insert_sql`).
+                let row = rows.first().ok_or_else(|| QueueError::Corrupt {
+                    job: 0,
+                    problem: "a batch enqueue returned no counts".into(),
+                })?;
+                let created: i64 = get(row, "created").map_err(read())?;
+                let total: i64 = get(row, "total").map_err(read())?;
+                summary.created += usize::try_from(created).unwrap_or_default();
+                summary.coalesced += usize::try_from(total - created).unwrap_or_default();
+                continue;
+            }
             for row in rows {
-                let coalesced: i32 =
-                    get(&row, "coalesced").map_err(QueueError::db("reading the enqueued jobs"))?;
+                let coalesced: i32 = get(&row, "coalesced").map_err(read())?;
                 if coalesced == 0 {
                     summary.created += 1;
                 } else {
