@@ -163,6 +163,10 @@ fn postgres_settings(options: &mut ConnectOptions, url: &str) {
         return;
     };
     let (host, port) = (parsed.get_host().to_owned(), parsed.get_port());
+    // Named in `pg_stat_activity`, unless the URL names the connections itself.
+    if parsed.get_application_name().is_none() {
+        options.map_sqlx_postgres_opts(|postgres| postgres.application_name(APPLICATION_NAME));
+    }
     options.map_sqlx_postgres_pool_opts(move |pool| {
         let host = host.clone();
         pool.after_connect(move |_connection, _metadata| {
@@ -174,6 +178,10 @@ fn postgres_settings(options: &mut ConnectOptions, url: &str) {
         })
     });
 }
+
+/// The `application_name` of outsync's PostgreSQL connections when the URL gives none
+/// (`?application_name=…`).
+pub const APPLICATION_NAME: &str = "outsync";
 
 #[cfg(not(feature = "postgres"))]
 fn postgres_settings(_options: &mut ConnectOptions, _url: &str) {}

@@ -51,7 +51,7 @@ pub mod worker;
 
 pub use admission::{MAX_KEY_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_LIMIT, snapshot_too_large};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, to_datetime};
-pub use connect::{DatabaseSettings, connect, describe, open, sqlite_file};
+pub use connect::{APPLICATION_NAME, DatabaseSettings, connect, describe, open, sqlite_file};
 pub use db_clock::DatabaseClock;
 pub use enqueue::{BatchSummary, EnqueueItem, EnqueueOptions, Enqueued};
 pub use error::QueueError;

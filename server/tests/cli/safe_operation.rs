@@ -522,3 +522,68 @@ fn worker_settings_come_from_the_file_the_environment_and_the_command_line() {
         "{line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_holds_no_more_postgres_connections_than_its_pool_size() {
+    use outsync_queue::sea_orm::{ConnectionTrait, Statement};
+    let (basket, accepted) = super::stopping::silent_basket();
+    // A name of this test's own, so that other tests' connections are not counted.
+    let name = format!("outsync_pool_test_{}", std::process::id());
+    let database = format!(
+        "{}&application_name={name}",
+        super::fresh_postgres_url().await
+    );
+    let (config, _) = config_dir("pool-size", move |_| {
+        serde_json::json!({"database_url": database, "schema": "basket",
+            "providers": {"basket": {"base_url": basket, "api_key": "k", "timeout_seconds": 120}}})
+    });
+    assert!(run(&["migrate", "--config", &config]).status.success());
+    enqueue_users(&config, 40);
+    let mut worker = Command::new(OUTSYNC)
+        .args([
+            "worker",
+            "--config",
+            &config,
+            "--concurrency",
+            "20",
+            "--pool-size",
+            "3",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = outsync_queue::sea_orm::Database::connect(outsync_tests::db::postgres_url())
+        .await
+        .unwrap();
+    let count = Statement::from_string(
+        server.get_database_backend(),
+        format!("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '{name}'"),
+    );
+    let waiting = std::time::Instant::now();
+    let mut most = 0;
+    // While 20 jobs are in flight, and for a second after.
+    let mut in_flight_since = None;
+    loop {
+        let row = server.query_one_raw(count.clone()).await.unwrap().unwrap();
+        most = most.max(row.try_get::<i64>("", "n").unwrap());
+        if accepted.load(std::sync::atomic::Ordering::SeqCst) >= 20 {
+            let since = *in_flight_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed().as_secs_f64() > 1.0 {
+                break;
+            }
+        }
+        assert!(
+            waiting.elapsed().as_secs() < 30,
+            "the worker never had 20 jobs in flight"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    server.close().await.ok();
+    // The pool's 3, and the connection that listens for new jobs.
+    assert!(
+        (1..=4).contains(&most),
+        "the worker held {most} connections at once"
+    );
+}

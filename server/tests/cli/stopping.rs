@@ -16,7 +16,7 @@ pub(super) fn terminate(child: &std::process::Child) {
 }
 
 /// A Basket that accepts connections and never answers; counts the connections.
-fn silent_basket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub(super) fn silent_basket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -312,7 +312,7 @@ async fn a_rate_limit_snoozes_without_charging_attempts_up_to_a_cap_on_postgres(
 }
 
 #[tokio::test]
-async fn the_database_pool_size_is_configurable() {
+async fn the_database_pool_size_is_configurable_and_connections_are_named() {
     use outsync_queue::{DatabaseSettings, open};
     let url = outsync_tests::db::fresh_url(Backend::Postgres).await;
     let settings = DatabaseSettings {
@@ -333,4 +333,25 @@ async fn the_database_pool_size_is_configurable() {
             .get_max_connections(),
         16
     );
+    // Named in pg_stat_activity, unless the URL names the connections itself.
+    let name = |db: sea_orm::DatabaseConnection| async move {
+        use sea_orm::ConnectionTrait;
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT current_setting('application_name') AS name",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<String>("", "name").unwrap()
+    };
+    assert_eq!(name(db).await, outsync_queue::APPLICATION_NAME);
+    let named = open(
+        &format!("{url}&application_name=billing-sync"),
+        &DatabaseSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(name(named).await, "billing-sync");
 }
