@@ -30,7 +30,8 @@ fn unknown_field(name: &str, known: &[&str]) -> Problem {
     (
         StatusCode::BAD_REQUEST,
         format!(
-            "unknown filter field \"{name}\"; known: {}",
+            "unknown filter field \"{name}\"{}; known: {}",
+            outsync_core::keys::did_you_mean(name, known.iter().copied()),
             known.join(", ")
         ),
     )

@@ -105,7 +105,7 @@ async fn the_api_pages_filters_and_acts_on_every_matching_job() {
         body["message"]
             .as_str()
             .unwrap()
-            .contains("unknown filter field \"provder\""),
+            .contains("unknown filter field \"provder\"; did you mean \"provider\"?"),
         "{body}"
     );
     let (status, body) =
