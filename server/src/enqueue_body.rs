@@ -65,8 +65,11 @@ impl EnqueueRequest {
             ));
         }
         let Some(items) = body.get("items") else {
-            return item(body, None, "api").map(Self::One);
+            return item_with_keys(body, None, "api", &ONE_KEYS).map(Self::One);
         };
+        if let Some(problem) = unknown_key(body, &["items"]) {
+            return Err(BodyError::new(None, problem));
+        }
         let Some(items) = items.as_array() else {
             let problem = format!("\"items\" must be a list, got {}", kind_of(items));
             return Err(BodyError::new(None, problem));
@@ -93,10 +96,58 @@ impl EnqueueRequest {
     }
 }
 
+/// The keys of an item: a key not among them is refused (a misspelt `"snapshto"` or
+/// `"forse"` would otherwise be dropped without a word).
+const ITEM_KEYS: [&str; 7] = [
+    "provider",
+    "object_type",
+    "object_id",
+    "snapshot",
+    "triggered_by",
+    "force",
+    "immediate",
+];
+
+/// The keys of a request of one item: an item's, or `items` for a batch (so that `"item"`
+/// is taken for the misspelt batch it is).
+const ONE_KEYS: [&str; 8] = [
+    "provider",
+    "object_type",
+    "object_id",
+    "snapshot",
+    "triggered_by",
+    "force",
+    "immediate",
+    "items",
+];
+
+/// `unknown key "x"; did you mean "y"? (known keys: …)` for the first key of `value` not in
+/// `known`.
+fn unknown_key(value: &Value, known: &[&str]) -> Option<String> {
+    let unknown = value
+        .as_object()?
+        .keys()
+        .find(|key| !known.contains(&key.as_str()))?;
+    Some(format!(
+        "unknown key \"{unknown}\"{} (known keys: {})",
+        outsync_core::keys::did_you_mean(unknown, known.iter().copied()),
+        known.join(", ")
+    ))
+}
+
 fn item(
     value: &Value,
     index: Option<usize>,
     default_trigger: &str,
+) -> Result<EnqueueItem, BodyError> {
+    item_with_keys(value, index, default_trigger, &ITEM_KEYS)
+}
+
+fn item_with_keys(
+    value: &Value,
+    index: Option<usize>,
+    default_trigger: &str,
+    known: &[&str],
 ) -> Result<EnqueueItem, BodyError> {
     let fail = |problem: String| BodyError::new(index, problem);
     if !value.is_object() {
@@ -104,6 +155,9 @@ fn item(
             "an item must be an object, got {}",
             kind_of(value)
         )));
+    }
+    if let Some(problem) = unknown_key(value, known) {
+        return Err(fail(problem));
     }
     let text = |key: &str| match value.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -179,5 +233,40 @@ mod tests {
         let line = json!({"provider": "p", "object_type": "T", "object_id": 7});
         let item = EnqueueRequest::item_from_json(&line, "backfill").unwrap();
         assert_eq!(item.triggered_by, "backfill");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_naming_the_key_meant() {
+        let problem =
+            |body: serde_json::Value| EnqueueRequest::from_json(&body).unwrap_err().to_string();
+        assert!(
+            problem(
+                json!({"provider": "p", "object_type": "T", "object_id": "1",
+                "snapshto": {"id": 1}})
+            )
+            .starts_with("unknown key \"snapshto\"; did you mean \"snapshot\"?"),
+        );
+        assert!(
+            problem(
+                json!({"items": [{"provider": "p", "object_type": "T", "object_id": "1",
+                "forse": true}]})
+            )
+            .starts_with("items[0]: unknown key \"forse\"; did you mean \"force\"?"),
+        );
+        assert!(
+            problem(json!({"item": [{"provider": "p", "object_type": "T", "object_id": "1"}]}))
+                .starts_with("unknown key \"item\"; did you mean \"items\"?"),
+        );
+        assert!(
+            problem(json!({"items": [], "atomic": true})).starts_with("unknown key \"atomic\""),
+        );
+        let line = json!({"provider": "p", "object_type": "T", "object_id": 7, "items": []});
+        assert!(
+            EnqueueRequest::item_from_json(&line, "backfill")
+                .unwrap_err()
+                .to_string()
+                .starts_with("unknown key \"items\""),
+            "a line of a file is one item"
+        );
     }
 }
