@@ -52,7 +52,7 @@ enum Command {
     Worker(commands::WorkerArgs),
     /// Enqueue one object, or JSON lines from a file or stdin (`-`) for backfills.
     Enqueue(commands::EnqueueArgs),
-    /// Sync every due job now and print a summary (exit code 1 if any job stopped).
+    /// Sync every due job now and print a summary (exit code 1 if any job stopped; 130 if SIGTERM or Ctrl-C stopped it, its unfinished jobs back in the queue).
     Sync(commands::WorkerArgs),
     /// Queue statistics and the latest runs.
     Status(commands::ConfigArg),

@@ -80,7 +80,7 @@ pub(crate) enum Completion {
 }
 
 impl Completion {
-    fn job(&self) -> &ClaimedJob {
+    pub(crate) fn job(&self) -> &ClaimedJob {
         match self {
             Self::Done { job, .. } | Self::Setback { job, .. } => job,
         }

@@ -3,6 +3,7 @@
 //! gracefully.
 
 mod config;
+mod drain;
 mod execute;
 mod housekeeping;
 mod limits;
@@ -21,8 +22,6 @@ use outsync_core::{ConfiguredProvider, ObjectSource};
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 /// Shared by a worker's tasks.
 pub(crate) struct WorkerContext {
     pub(crate) db: DatabaseConnection,
@@ -190,39 +189,6 @@ impl Worker {
             .collect();
         store::record(&self.db, completions, self.context.clock.now_ms()).await?;
         Ok((claimed, took))
-    }
-
-    /// Runs every job that is due now (and those that become due while it runs), then
-    /// returns. Used by `outsync sync`, tests and benchmarks.
-    pub async fn drain(&self) -> Result<WorkSummary, QueueError> {
-        let mut summary = WorkSummary::default();
-        self.housekeeping(&mut summary).await?;
-        loop {
-            // Claim a large batch and run it `concurrency` at a time: fewer, larger
-            // transactions for the database.
-            let config = &self.context.config;
-            let jobs = self
-                .claim(config.batch_size.max(config.concurrency).max(1))
-                .await?;
-            if jobs.is_empty() {
-                return Ok(summary);
-            }
-            let mut tasks = JoinSet::new();
-            let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-            for job in jobs {
-                let context = self.context.clone();
-                let slots = slots.clone();
-                tasks.spawn(async move {
-                    let _slot = slots.acquire_owned().await.expect("semaphore open");
-                    execute::execute(context, job).await
-                });
-            }
-            let mut completions = Vec::with_capacity(tasks.len());
-            while let Some(done) = tasks.join_next().await {
-                completions.push(done.map_err(QueueError::Task)?);
-            }
-            self.write(completions, &mut summary).await?;
-        }
     }
 
     /// Claims and runs job `id` now, whatever its schedule (a stopped job is retried).

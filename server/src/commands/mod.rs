@@ -71,7 +71,8 @@ pub(crate) async fn close(db: outsync_queue::sea_orm::DatabaseConnection) {
 }
 
 /// How a command failed: a message and the process's exit code (1: the operation failed
-/// or left stopped jobs; 2: bad input or configuration, nothing was done).
+/// or left stopped jobs; 2: bad input or configuration, nothing was done; 130: stopped by
+/// SIGTERM or Ctrl-C before it was done).
 #[derive(Debug)]
 pub(crate) struct Exit {
     /// The exit code.

@@ -112,8 +112,18 @@ pub(crate) async fn worker(args: &WorkerArgs) -> Result<(), Exit> {
 }
 
 /// `outsync sync`: runs every due job now and prints a summary; exits 1 if any job
-/// stopped.
+/// stopped. SIGTERM or Ctrl-C stops it as it stops a worker: running jobs get the grace
+/// period, the rest go back to the queue at once (exit code 130).
 pub(crate) async fn sync(args: &WorkerArgs) -> Result<(), Exit> {
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = {
+        let signal = super::shutdown_signal();
+        let interrupted = interrupted.clone();
+        async move {
+            signal.await;
+            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
     let (parts, _) = worker_for(args).await?;
     let due = parts
         .queue
@@ -124,14 +134,22 @@ pub(crate) async fn sync(args: &WorkerArgs) -> Result<(), Exit> {
     let progress = ProgressBar::new_spinner();
     progress.set_message(format!("syncing {due} due job(s)…"));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
-    let summary = parts.worker.drain().await.map_err(queue_error)?;
+    let summary = parts.worker.drain_until(stop).await.map_err(queue_error)?;
     progress.finish_and_clear();
     let rows: Vec<Vec<String>> = summary
         .by_name()
         .iter()
         .map(|(outcome, n)| vec![(*outcome).to_owned(), n.to_string()])
         .collect();
-    println!("synced {} job(s):", summary.processed());
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        println!(
+            "stopped by a signal: {} job(s) ran, {} went back to the queue:",
+            summary.processed() - summary.released,
+            summary.released
+        );
+    } else {
+        println!("synced {} job(s):", summary.processed());
+    }
     table::print(&["outcome", "jobs"], &rows);
     let stopped: usize = summary
         .outcomes
@@ -139,6 +157,20 @@ pub(crate) async fn sync(args: &WorkerArgs) -> Result<(), Exit> {
         .filter(|(outcome, _)| matches!(outcome, RunOutcome::Failed(_)))
         .map(|(_, n)| n)
         .sum();
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Exit {
+            message: format!(
+                "interrupted: {} job(s) went back to the queue unrun, for the next sync or a worker{}",
+                summary.released,
+                if stopped > 0 {
+                    format!("; {stopped} job(s) stopped and wait for an operator")
+                } else {
+                    String::new()
+                }
+            ),
+            code: 130,
+        });
+    }
     if stopped > 0 {
         return Err(Exit::from(format!(
             "{stopped} job(s) stopped and wait for an operator: see `outsync jobs list --state failed`, \

@@ -38,6 +38,9 @@ enum Stopped {
     Worker,
     /// `outsync serve` while an open dashboard page listens to its events.
     ServiceWithDashboardOpen,
+    /// `outsync sync` (a cron job or a Kubernetes Job stopped by a deployment); it exits
+    /// with 130 and says how many jobs went back.
+    Sync,
 }
 
 async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped: Stopped) {
@@ -63,6 +66,9 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped:
     command
         .env("OUTSYNC_API_TOKEN", super::TOKEN)
         .env("OUTSYNC_LOG", "debug");
+    if stopped == Stopped::Sync {
+        args[0] = "sync";
+    }
     let (mut worker, base) = if stopped == Stopped::ServiceWithDashboardOpen {
         args[0] = "serve";
         args.extend(["--listen", "127.0.0.1:0"]);
@@ -70,6 +76,7 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped:
     } else {
         let child = command
             .args(&args)
+            .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
@@ -119,7 +126,16 @@ async fn sigterm_releases_in_flight_jobs(label: &str, database: String, stopped:
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let stopped_after = signalled.elapsed().as_secs_f64();
-    assert!(status.success(), "{status}");
+    if stopped == Stopped::Sync {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(status.code(), Some(130), "{said}");
+        assert!(
+            said.contains("interrupted: 40 job(s) went back to the queue unrun"),
+            "{said}"
+        );
+    } else {
+        assert!(status.success(), "{status}");
+    }
     assert!(
         stopped_after >= grace - 0.2,
         "running jobs got their grace period: {stopped_after}"
@@ -160,6 +176,26 @@ async fn sigterm_releases_in_flight_jobs_within_the_grace_period_on_postgres() {
         "sigterm-postgres",
         super::fresh_postgres_url().await,
         Stopped::Worker,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_a_sync_within_the_grace_period_on_sqlite() {
+    sigterm_releases_in_flight_jobs(
+        "sigterm-sync-sqlite",
+        sqlite_url("sigterm-sync-sqlite-db"),
+        Stopped::Sync,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_a_sync_within_the_grace_period_on_postgres() {
+    sigterm_releases_in_flight_jobs(
+        "sigterm-sync-postgres",
+        super::fresh_postgres_url().await,
+        Stopped::Sync,
     )
     .await;
 }
