@@ -80,13 +80,35 @@ impl std::io::Write for RedactingStderr {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OUTSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Logs at the level `OUTSYNC_LOG` names (`warn` without it); a value that does not parse
+/// is an error naming the variable, never silently the default.
+fn init_logging() -> Result<(), commands::Exit> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let refuse = |value: &str, why: String| {
+        commands::Exit::bad_input(format!(
+            "environment variable OUTSYNC_LOG must be a level (error, warn, info, debug, trace) \
+             or filter directives such as outsync_queue=debug,warn; got {value:?}{why}"
+        ))
+    };
+    let filter = match std::env::var("OUTSYNC_LOG") {
+        Err(_) => tracing_subscriber::EnvFilter::new("warn"),
+        // A bare word is a target's name to tracing (`debgu` would log nothing): only the
+        // levels are taken alone.
+        Ok(value)
+            if !value.contains(['=', ',', ':', '['])
+                && !LEVELS.contains(&value.trim().to_ascii_lowercase().as_str()) =>
+        {
+            let meant = outsync_core::keys::did_you_mean(&value.to_ascii_lowercase(), LEVELS);
+            return Err(refuse(&value, meant));
+        }
+        Ok(value) => tracing_subscriber::EnvFilter::try_new(&value)
+            .map_err(|error| refuse(&value, format!(": {error}")))?,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)
         .init();
+    Ok(())
 }
 
 /// Runs the `outsync` command with the process's arguments.
@@ -94,7 +116,10 @@ fn init_logging() {
 pub async fn main() -> ExitCode {
     // `outsync status | head` ends quietly when `head` stops reading, as Unix tools do.
     sigpipe::reset();
-    init_logging();
+    if let Err(exit) = init_logging() {
+        eprintln!("error: {}", exit.message);
+        return ExitCode::from(exit.code);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         #[cfg(feature = "demo")]

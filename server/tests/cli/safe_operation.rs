@@ -180,6 +180,9 @@ fn environment_overrides_that_do_not_parse_are_errors() {
         ("OUTSYNC_LEASE_SECONDS", "soon"),
         ("OUTSYNC_UNKNOWN_PROVIDERS", "delete"),
         ("OUTSYNC_DATABASE_POOL_SIZE", "-1"),
+        // A misspelt level would be a target's name to tracing: nothing would be logged.
+        ("OUTSYNC_LOG", "debgu"),
+        ("OUTSYNC_LOG", "debug,,=x["),
     ] {
         let output = run_env(
             &["config", "--config", &config, "check"],
