@@ -31,11 +31,19 @@ impl Worker {
         loop {
             // Claim a large batch and run it `concurrency` at a time: fewer, larger
             // transactions for the database.
-            let jobs = tokio::select! {
+            // A claim is never cut short (its jobs would stay leased, unknown to anyone):
+            // `stop` is looked at before it.
+            let stopped = tokio::select! {
                 biased;
-                () = &mut stop => return Ok(summary),
-                claimed = self.claim(config.batch_size.max(config.concurrency).max(1)) => claimed?,
+                () = &mut stop => true,
+                () = std::future::ready(()) => false,
             };
+            if stopped {
+                return Ok(summary);
+            }
+            let jobs = self
+                .claim(config.batch_size.max(config.concurrency).max(1))
+                .await?;
             if jobs.is_empty() {
                 return Ok(summary);
             }
