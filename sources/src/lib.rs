@@ -141,6 +141,34 @@ impl Sources {
         most_specific(&self.entries, self.by_provider, provider, object_type)
     }
 
+    /// Related objects no source could load, for any of `providers`: each a problem
+    /// naming the key, the related type and the provider (their enqueues would be refused).
+    pub fn unloadable_related(&self, providers: &[&str]) -> Vec<String> {
+        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        entries.sort_by_key(|entry| &entry.key);
+        let mut problems = Vec::new();
+        for entry in entries {
+            let for_provider = entry.key.split_once('/').map(|(provider, _)| provider);
+            for related in &entry.related {
+                for &provider in providers {
+                    if for_provider.is_some_and(|only| only != provider) {
+                        continue;
+                    }
+                    let loads = self
+                        .entry(provider, &related.object_type)
+                        .is_some_and(|found| !matches!(found.loader, Loader::Snapshot));
+                    if !loads {
+                        problems.push(format!(
+                            "sources.\"{}\": related {} of provider \"{provider}\" could not be loaded: add sources.\"{}\" (an http or sql source)",
+                            entry.key, related.object_type, related.object_type
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+
     /// Runs every SQL query against its database (`EXPLAIN`), naming the first that fails.
     pub async fn check(&self) -> Result<(), SyncError> {
         let mut entries: Vec<&Entry> = self.entries.values().collect();

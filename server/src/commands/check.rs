@@ -37,10 +37,12 @@ pub(crate) async fn config(args: &ConfigArgs) -> Result<(), Exit> {
             None
         }
     };
-    if let Some(sources) = &sources
-        && let Err(error) = sources.check().await
-    {
-        problems.extend(error.messages().iter().cloned());
+    if let Some(sources) = &sources {
+        if let Err(error) = sources.check().await {
+            problems.extend(error.messages().iter().cloned());
+        }
+        let identifiers: Vec<&str> = providers.iter().map(|p| p.identifier()).collect();
+        problems.extend(sources.unloadable_related(&identifiers));
     }
     if !problems.is_empty() {
         return Err(Exit::bad_input(format!(

@@ -67,6 +67,10 @@ pub(crate) async fn worker_with(
     crate::mapping_versions::seed(&queue, &db, &providers)
         .await
         .map_err(queue_error)?;
+    let identifiers: Vec<String> = providers
+        .iter()
+        .map(|provider| provider.identifier().to_owned())
+        .collect();
     let mut worker = Worker::new(
         db.clone(),
         queue.clone(),
@@ -83,6 +87,12 @@ pub(crate) async fn worker_with(
             .check()
             .await
             .map_err(|error| Exit::bad_input(error.messages().join("\n")))?;
+        // So does a related object no source could load (its enqueues would be refused).
+        let identifiers: Vec<&str> = identifiers.iter().map(String::as_str).collect();
+        let unloadable = sources.unloadable_related(&identifiers);
+        if !unloadable.is_empty() {
+            return Err(Exit::bad_input(unloadable.join("\n")));
+        }
         worker = worker.with_source(sources.clone());
     }
     Ok(WorkerParts {

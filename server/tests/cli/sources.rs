@@ -515,3 +515,36 @@ async fn soukosyncs_environment_names_are_honoured() {
     let users = received(&basket, "/amo-sync/userprofile/", 1).await;
     assert_eq!(users[0]["display_name"], "Katherine", "{}", users[0]);
 }
+
+#[test]
+fn config_check_names_related_objects_no_source_could_load() {
+    let dir = temp_dir("related-unloadable");
+    let config = dir.join("outsync.json");
+    let database = format!("sqlite://{}", dir.join("q.db").display());
+    let document = json!({"database_url": database, "schema": "basket",
+        "providers": {"basket": {"base_url": "http://127.0.0.1:9", "api_key": BASKET_KEY}},
+        "sources": {"UserProfile": {"kind": "http", "url": "http://127.0.0.1:9/users/{id}/",
+            "related": {"Addon": {"url": "http://127.0.0.1:9/users/{id}/addons/"}}}}});
+    std::fs::write(&config, document.to_string()).unwrap();
+    let check = |config: &std::path::Path| {
+        Command::new(OUTSYNC)
+            .args(["config", "--config", config.to_str().unwrap(), "check"])
+            .output()
+            .unwrap()
+    };
+    let output = check(&config);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(
+            "sources.\"UserProfile\": related Addon of provider \"basket\" could not be loaded"
+        ),
+        "{said}"
+    );
+    // With a source for add-ons, the same configuration is valid.
+    let mut fixed = document.clone();
+    fixed["sources"]["Addon"] = json!({"kind": "http", "url": "http://127.0.0.1:9/addons/{id}/"});
+    std::fs::write(&config, fixed.to_string()).unwrap();
+    let output = check(&config);
+    assert!(output.status.success(), "{output:?}");
+}
