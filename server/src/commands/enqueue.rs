@@ -1,6 +1,8 @@
 //! `outsync enqueue`: one object, or JSON lines from a file or stdin. A file is all or
 //! nothing: every line is read and checked first, then all of them are enqueued in one
-//! transaction, so a bad line or a database error leaves the queue as it was.
+//! transaction, so a bad line or a database error leaves the queue as it was. The file is
+//! streamed twice (standard input is spooled to a temporary file first), so its size is
+//! not bounded by memory.
 
 use super::{ConfigArg, Exit, queue_error};
 use crate::enqueue_body::{BodyError, EnqueueRequest};
@@ -12,6 +14,7 @@ use outsync_queue::sea_orm::{DatabaseConnection, TransactionTrait};
 use outsync_queue::{EnqueueItem, Queue};
 use serde_json::Value;
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 /// `outsync enqueue`.
 #[derive(Args)]
@@ -54,30 +57,46 @@ fn item_from_line(line: &str, default_trigger: &str) -> Result<EnqueueItem, Line
     Ok(EnqueueRequest::item_from_json(&value, default_trigger)?)
 }
 
-/// Reads and checks every line; the errors name the line (at most 20 are listed).
-fn read_items(
-    reader: Box<dyn BufRead>,
+/// Items enqueued per statement batch while a file streams in.
+const LINES_PER_BATCH: usize = 5000;
+
+/// The non-empty lines of `path`, numbered from 1.
+fn numbered_lines(
+    path: &Path,
     file: &str,
-    queue: &Queue,
-    default_trigger: &str,
-) -> Result<Vec<EnqueueItem>, Exit> {
-    let mut items = Vec::new();
+) -> Result<impl Iterator<Item = Result<(usize, String), Exit>>, Exit> {
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(path)
+            .map_err(|e| Exit::bad_input(format!("cannot open {file}: {e}")))?,
+    );
+    let file = file.to_owned();
+    Ok(reader
+        .lines()
+        .enumerate()
+        .map(move |(index, line)| {
+            line.map(|line| (index + 1, line))
+                .map_err(|e| Exit::from(format!("cannot read {file}: {e}")))
+        })
+        .filter(|line| !matches!(line, Ok((_, text)) if text.trim().is_empty())))
+}
+
+/// Reads and checks every line without keeping them (a backfill of millions of lines
+/// needs no more memory than a batch); returns how many items there are. The errors name
+/// the line (at most 20 are listed).
+fn check_lines(path: &Path, file: &str, queue: &Queue, default_trigger: &str) -> Result<u64, Exit> {
     let mut problems = Vec::new();
-    let mut bad = 0;
-    for (index, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| format!("cannot read {file}: {e}"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
+    let (mut good, mut bad) = (0, 0);
+    for line in numbered_lines(path, file)? {
+        let (number, line) = line?;
         let checked = item_from_line(&line, default_trigger)
             .map_err(|error| error.to_string())
-            .and_then(|item| queue.check(&item).map(|()| item).map_err(queue_error));
+            .and_then(|item| queue.check(&item).map_err(queue_error));
         match checked {
-            Ok(item) => items.push(item),
+            Ok(()) => good += 1,
             Err(problem) => {
                 bad += 1;
                 if problems.len() < 20 {
-                    problems.push(format!("line {}: {problem}", index + 1));
+                    problems.push(format!("line {number}: {problem}"));
                 }
             }
         }
@@ -93,7 +112,39 @@ fn read_items(
             problems.join("\n  ")
         )));
     }
-    Ok(items)
+    Ok(good)
+}
+
+/// Standard input copied to a file of its own, so that it can be read twice (checked,
+/// then enqueued); removed when dropped.
+struct SpooledStdin(PathBuf);
+
+impl SpooledStdin {
+    fn copy() -> Result<Self, Exit> {
+        let path = std::env::temp_dir().join(format!(
+            "outsync-enqueue-{}-{}.jsonl",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos())
+        ));
+        let spooled = Self(path);
+        let mut target = std::fs::File::create(&spooled.0).map_err(|e| {
+            format!(
+                "cannot spool standard input to {}: {e}",
+                spooled.0.display()
+            )
+        })?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut target)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        Ok(spooled)
+    }
+}
+
+impl Drop for SpooledStdin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn enqueue_file(
@@ -102,39 +153,51 @@ async fn enqueue_file(
     queue: &Queue,
     db: &DatabaseConnection,
 ) -> Result<(), Exit> {
-    let reader: Box<dyn BufRead> = if file == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
+    let spooled = if file == "-" {
+        Some(SpooledStdin::copy()?)
     } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(file).map_err(
-            |e| Exit::bad_input(format!("cannot open {file}: {e}")),
-        )?))
+        None
     };
-    let items = read_items(reader, file, queue, &args.triggered_by)?;
-    let progress = ProgressBar::new(items.len() as u64);
+    let path = spooled
+        .as_ref()
+        .map_or_else(|| PathBuf::from(file), |spooled| spooled.0.clone());
+    let total = check_lines(&path, file, queue, &args.triggered_by)?;
+    let progress = ProgressBar::new(total);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} checked lines enqueued ({per_sec})")
             .map_err(|e| e.to_string())?,
     );
+    let nothing = |problem: String| Exit::from(format!("{problem}; nothing was enqueued"));
     let tx = db.begin().await.map_err(|e| {
         queue_error(outsync_queue::QueueError::db(
             "starting the enqueue transaction",
         )(e))
     })?;
     let (mut created, mut merged) = (0, 0);
-    for chunk in items.chunks(5000) {
-        let summary = queue
-            .enqueue_many(&tx, chunk)
-            .await
-            .map_err(|error| format!("{}; nothing was enqueued", queue_error(error)))?;
-        (created, merged) = (created + summary.created, merged + summary.coalesced);
-        progress.inc(chunk.len() as u64);
+    let mut batch = Vec::with_capacity(LINES_PER_BATCH);
+    let mut lines = numbered_lines(&path, file)?.peekable();
+    while let Some(line) = lines.next() {
+        let (number, line) = line?;
+        // Checked a moment ago; a file changed since is refused as a whole.
+        let item = item_from_line(&line, &args.triggered_by)
+            .map_err(|error| nothing(format!("{file}: line {number} changed: {error}")))?;
+        batch.push(item);
+        if batch.len() == LINES_PER_BATCH || lines.peek().is_none() {
+            let summary = queue
+                .enqueue_many(&tx, &batch)
+                .await
+                .map_err(|error| nothing(queue_error(error).to_string()))?;
+            (created, merged) = (created + summary.created, merged + summary.coalesced);
+            progress.inc(batch.len() as u64);
+            batch.clear();
+        }
     }
     tx.commit().await.map_err(|e| {
-        format!(
-            "{}; nothing was enqueued",
+        nothing(
             queue_error(outsync_queue::QueueError::db(
-                "committing the enqueued jobs"
+                "committing the enqueued jobs",
             )(e))
+            .to_string(),
         )
     })?;
     queue.wake();
