@@ -128,13 +128,16 @@ impl SpooledStdin {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |since| since.as_nanos())
         ));
+        // Readable by this user only (the lines hold the objects' data), and never an
+        // existing file or link.
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut target = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("cannot spool standard input to {}: {e}", path.display()))?;
         let spooled = Self(path);
-        let mut target = std::fs::File::create(&spooled.0).map_err(|e| {
-            format!(
-                "cannot spool standard input to {}: {e}",
-                spooled.0.display()
-            )
-        })?;
         std::io::copy(&mut std::io::stdin().lock(), &mut target)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
         Ok(spooled)
