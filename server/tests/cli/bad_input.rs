@@ -235,6 +235,41 @@ async fn enqueue_file_all_or_nothing(label: &str, database: String) {
     std::fs::write(&file, fixed).unwrap();
     let output = enqueue_file();
     assert!(text(&output).contains("6002 new jobs"), "{}", text(&output));
+    // Standard input too: all or nothing, the bad line named.
+    let from_stdin = |lines: String| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(super::OUTSYNC)
+            .args(["enqueue", "--config", &config, "--file", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let mut lines: String = (7_001..=7_010).map(user_line).collect();
+    lines.push_str("{\"provider\": \"basket\", \"object_type\": \"UserProfile\", \"object_id\": 7011, \"snapshto\": {}}\n");
+    let output = from_stdin(lines);
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains("-: 1 bad line(s); nothing was enqueued")
+            && printed.contains("line 11: unknown key \"snapshto\""),
+        "{printed}"
+    );
+    // Had the refused lines been committed, these would merge into them.
+    let output = from_stdin((7_001..=7_010).map(user_line).collect());
+    assert!(
+        text(&output).contains("10 new jobs, 0 merged"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
