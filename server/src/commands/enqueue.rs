@@ -1,8 +1,8 @@
 //! `outsync enqueue`: one object, or JSON lines from a file or stdin. A file is all or
 //! nothing: every line is read and checked first, then all of them are enqueued in one
 //! transaction, so a bad line or a database error leaves the queue as it was. The file is
-//! streamed twice (standard input is spooled to a temporary file first), so its size is
-//! not bounded by memory.
+//! streamed twice (standard input is spooled to an unlinked temporary file first), so its
+//! size is not bounded by memory.
 
 use super::{ConfigArg, Exit, queue_error};
 use crate::enqueue_body::{BodyError, EnqueueRequest};
@@ -14,7 +14,6 @@ use outsync_queue::sea_orm::{DatabaseConnection, TransactionTrait};
 use outsync_queue::{EnqueueItem, Queue};
 use serde_json::Value;
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
 
 /// `outsync enqueue`.
 #[derive(Args)]
@@ -60,17 +59,20 @@ fn item_from_line(line: &str, default_trigger: &str) -> Result<EnqueueItem, Line
 /// Items enqueued per statement batch while a file streams in.
 const LINES_PER_BATCH: usize = 5000;
 
-/// The non-empty lines of `path`, numbered from 1.
+/// The non-empty lines of `source` from its start, numbered from 1.
 fn numbered_lines(
-    path: &Path,
+    source: &std::fs::File,
     file: &str,
 ) -> Result<impl Iterator<Item = Result<(usize, String), Exit>>, Exit> {
-    let reader = std::io::BufReader::new(
-        std::fs::File::open(path)
-            .map_err(|e| Exit::bad_input(format!("cannot open {file}: {e}")))?,
-    );
+    use std::io::Seek;
+    let mut source = source
+        .try_clone()
+        .map_err(|e| Exit::from(format!("cannot read {file}: {e}")))?;
+    source
+        .rewind()
+        .map_err(|e| Exit::from(format!("cannot read {file}: {e}")))?;
     let file = file.to_owned();
-    Ok(reader
+    Ok(std::io::BufReader::new(source)
         .lines()
         .enumerate()
         .map(move |(index, line)| {
@@ -83,10 +85,15 @@ fn numbered_lines(
 /// Reads and checks every line without keeping them (a backfill of millions of lines
 /// needs no more memory than a batch); returns how many items there are. The errors name
 /// the line (at most 20 are listed).
-fn check_lines(path: &Path, file: &str, queue: &Queue, default_trigger: &str) -> Result<u64, Exit> {
+fn check_lines(
+    source: &std::fs::File,
+    file: &str,
+    queue: &Queue,
+    default_trigger: &str,
+) -> Result<u64, Exit> {
     let mut problems = Vec::new();
     let (mut good, mut bad) = (0, 0);
-    for line in numbered_lines(path, file)? {
+    for line in numbered_lines(source, file)? {
         let (number, line) = line?;
         let checked = item_from_line(&line, default_trigger)
             .map_err(|error| error.to_string())
@@ -115,39 +122,33 @@ fn check_lines(path: &Path, file: &str, queue: &Queue, default_trigger: &str) ->
     Ok(good)
 }
 
-/// Standard input copied to a file of its own, so that it can be read twice (checked,
-/// then enqueued); removed when dropped.
-struct SpooledStdin(PathBuf);
-
-impl SpooledStdin {
-    fn copy() -> Result<Self, Exit> {
-        let path = std::env::temp_dir().join(format!(
-            "outsync-enqueue-{}-{}.jsonl",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| since.as_nanos())
-        ));
-        // Readable by this user only (the lines hold the objects' data), and never an
-        // existing file or link.
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut target = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("cannot spool standard input to {}: {e}", path.display()))?;
-        let spooled = Self(path);
-        std::io::copy(&mut std::io::stdin().lock(), &mut target)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        Ok(spooled)
-    }
-}
-
-impl Drop for SpooledStdin {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// Standard input copied to a temporary file, so that it can be read twice (checked, then
+/// enqueued). The file is removed from its folder at once and lives on only as this open
+/// file: nothing is left behind however the process ends, and nobody else can open it.
+fn spool_stdin() -> Result<std::fs::File, Exit> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = std::env::temp_dir().join(format!(
+        "outsync-enqueue-{}-{}.jsonl",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos())
+    ));
+    let cannot =
+        |e: std::io::Error| format!("cannot spool standard input to {}: {e}", path.display());
+    // Readable by this user only (the lines hold the objects' data), never an existing
+    // file or link.
+    let mut spooled = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(cannot)?;
+    std::fs::remove_file(&path).map_err(cannot)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut spooled)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(spooled)
 }
 
 async fn enqueue_file(
@@ -156,15 +157,13 @@ async fn enqueue_file(
     queue: &Queue,
     db: &DatabaseConnection,
 ) -> Result<(), Exit> {
-    let spooled = if file == "-" {
-        Some(SpooledStdin::copy()?)
+    let source = if file == "-" {
+        spool_stdin()?
     } else {
-        None
+        std::fs::File::open(file)
+            .map_err(|e| Exit::bad_input(format!("cannot open {file}: {e}")))?
     };
-    let path = spooled
-        .as_ref()
-        .map_or_else(|| PathBuf::from(file), |spooled| spooled.0.clone());
-    let total = check_lines(&path, file, queue, &args.triggered_by)?;
+    let total = check_lines(&source, file, queue, &args.triggered_by)?;
     let progress = ProgressBar::new(total);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} checked lines enqueued ({per_sec})")
@@ -178,7 +177,7 @@ async fn enqueue_file(
     })?;
     let (mut created, mut merged) = (0, 0);
     let mut batch = Vec::with_capacity(LINES_PER_BATCH);
-    let mut lines = numbered_lines(&path, file)?.peekable();
+    let mut lines = numbered_lines(&source, file)?.peekable();
     while let Some(line) = lines.next() {
         let (number, line) = line?;
         // Checked a moment ago; a file changed since is refused as a whole.
