@@ -65,9 +65,15 @@ impl EnqueueRequest {
             ));
         }
         let Some(items) = body.get("items") else {
-            return item_with_keys(body, None, "api", &ONE_KEYS).map(Self::One);
+            return item(body, None, "api", &["items"]).map(Self::One);
         };
-        if let Some(problem) = unknown_key(body, &["items"]) {
+        if let Some(problem) = body
+            .as_object()
+            .and_then(|object| object.keys().find(|key| *key != "items"))
+            .map(|key| {
+                format!("unknown key \"{key}\" beside \"items\" (a batch has only \"items\")")
+            })
+        {
             return Err(BodyError::new(None, problem));
         }
         let Some(items) = items.as_array() else {
@@ -77,14 +83,14 @@ impl EnqueueRequest {
         items
             .iter()
             .enumerate()
-            .map(|(index, entry)| item(entry, Some(index), "api"))
+            .map(|(index, entry)| item(entry, Some(index), "api", &[]))
             .collect::<Result<Vec<_>, _>>()
             .map(Self::Batch)
     }
 
     /// Reads one item object, with `triggered_by` defaulting to `default_trigger`.
     pub fn item_from_json(value: &Value, default_trigger: &str) -> Result<EnqueueItem, BodyError> {
-        item(value, None, default_trigger)
+        item(value, None, default_trigger, &[])
     }
 
     /// The items, one or many.
@@ -108,46 +114,28 @@ const ITEM_KEYS: [&str; 7] = [
     "immediate",
 ];
 
-/// The keys of a request of one item: an item's, or `items` for a batch (so that `"item"`
-/// is taken for the misspelt batch it is).
-const ONE_KEYS: [&str; 8] = [
-    "provider",
-    "object_type",
-    "object_id",
-    "snapshot",
-    "triggered_by",
-    "force",
-    "immediate",
-    "items",
-];
-
-/// `unknown key "x"; did you mean "y"? (known keys: …)` for the first key of `value` not in
-/// `known`.
-fn unknown_key(value: &Value, known: &[&str]) -> Option<String> {
+/// `unknown key "x"; did you mean "y"? (known keys: …)` for the first key of `value`
+/// that is neither an item's nor in `also` (`items` for a request of one item, so that
+/// `"item"` is taken for the misspelt batch it is).
+fn unknown_key(value: &Value, also: &[&str]) -> Option<String> {
+    let known = || ITEM_KEYS.iter().chain(also).copied();
     let unknown = value
         .as_object()?
         .keys()
-        .find(|key| !known.contains(&key.as_str()))?;
+        .find(|key| !known().any(|name| name == key.as_str()))?;
     Some(format!(
         "unknown key \"{unknown}\"{} (known keys: {})",
-        outsync_core::keys::did_you_mean(unknown, known.iter().copied()),
-        known.join(", ")
+        outsync_core::keys::did_you_mean(unknown, known()),
+        known().collect::<Vec<_>>().join(", ")
     ))
 }
 
+/// One item; a key that is neither an item's nor in `also` is refused.
 fn item(
     value: &Value,
     index: Option<usize>,
     default_trigger: &str,
-) -> Result<EnqueueItem, BodyError> {
-    item_with_keys(value, index, default_trigger, &ITEM_KEYS)
-}
-
-fn item_with_keys(
-    value: &Value,
-    index: Option<usize>,
-    default_trigger: &str,
-    known: &[&str],
+    also: &[&str],
 ) -> Result<EnqueueItem, BodyError> {
     let fail = |problem: String| BodyError::new(index, problem);
     if !value.is_object() {
@@ -156,7 +144,7 @@ fn item_with_keys(
             kind_of(value)
         )));
     }
-    if let Some(problem) = unknown_key(value, known) {
+    if let Some(problem) = unknown_key(value, also) {
         return Err(fail(problem));
     }
     let text = |key: &str| match value.get(key) {

@@ -141,9 +141,21 @@ impl Sources {
         most_specific(&self.entries, self.by_provider, provider, object_type)
     }
 
+    /// Every problem of the sources for a service running `providers`: the first SQL query
+    /// that fails ([`check`](Self::check)), and each related object no source could load
+    /// (its enqueues would be refused). Empty when the sources are ready.
+    pub async fn problems_for(&self, providers: &[&str]) -> Vec<String> {
+        let mut problems = match self.check().await {
+            Ok(()) => Vec::new(),
+            Err(error) => error.messages().to_vec(),
+        };
+        problems.extend(self.unloadable_related(providers));
+        problems
+    }
+
     /// Related objects no source could load, for any of `providers`: each a problem
-    /// naming the key, the related type and the provider (their enqueues would be refused).
-    pub fn unloadable_related(&self, providers: &[&str]) -> Vec<String> {
+    /// naming the key, the related type and the provider.
+    fn unloadable_related(&self, providers: &[&str]) -> Vec<String> {
         let mut entries: Vec<&Entry> = self.entries.values().collect();
         entries.sort_by_key(|entry| &entry.key);
         let mut problems = Vec::new();

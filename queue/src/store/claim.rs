@@ -31,6 +31,25 @@ pub(crate) struct ClaimedJob {
     pub mapping_version: Option<i64>,
 }
 
+impl ClaimedJob {
+    /// What a release needs of the job, without its snapshot (the largest part): what a
+    /// worker keeps of each job it runs, to hand it back if it stops first.
+    pub(crate) fn for_release(&self) -> Self {
+        Self {
+            id: self.id,
+            provider: self.provider.clone(),
+            object: self.object.clone(),
+            snapshot: None,
+            triggered_by: String::new(),
+            failed_attempts: self.failed_attempts,
+            fencing_token: self.fencing_token,
+            force: self.force,
+            snoozed_since: self.snoozed_since,
+            mapping_version: self.mapping_version,
+        }
+    }
+}
+
 const CLAIM_COLUMNS: &str = "id, provider, object_type, object_id, snapshot, triggered_by, \
      failed_attempts, fencing_token, force_send, snoozed_since";
 

@@ -48,7 +48,7 @@ impl Worker {
                 return Ok(summary);
             }
             let mut running: HashMap<i64, ClaimedJob> =
-                jobs.iter().map(|job| (job.id, job.clone())).collect();
+                jobs.iter().map(|job| (job.id, job.for_release())).collect();
             let mut tasks = JoinSet::new();
             let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
             for job in jobs {

@@ -163,7 +163,7 @@ impl Worker {
                                 .then(|| Instant::now() + config.poll_interval);
                             let mut held = running.lock().expect("running jobs");
                             for job in &jobs {
-                                held.insert(job.id, job.clone());
+                                held.insert(job.id, job.for_release());
                             }
                             let now = Instant::now();
                             buffer.extend(jobs.into_iter().map(|job| (now, job)));

@@ -38,11 +38,8 @@ pub(crate) async fn config(args: &ConfigArgs) -> Result<(), Exit> {
         }
     };
     if let Some(sources) = &sources {
-        if let Err(error) = sources.check().await {
-            problems.extend(error.messages().iter().cloned());
-        }
         let identifiers: Vec<&str> = providers.iter().map(|p| p.identifier()).collect();
-        problems.extend(sources.unloadable_related(&identifiers));
+        problems.extend(sources.problems_for(&identifiers).await);
     }
     if !problems.is_empty() {
         return Err(Exit::bad_input(format!(

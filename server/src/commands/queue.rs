@@ -82,16 +82,12 @@ pub(crate) async fn worker_with(
     )));
     let sources = config.open_sources().await?;
     if let Some(sources) = &sources {
-        // A broken query stops the start, naming it, rather than every job later.
-        sources
-            .check()
-            .await
-            .map_err(|error| Exit::bad_input(error.messages().join("\n")))?;
-        // So does a related object no source could load (its enqueues would be refused).
+        // A broken query, or a related object no source could load, stops the start,
+        // naming it, rather than every job (or enqueue) later.
         let identifiers: Vec<&str> = identifiers.iter().map(String::as_str).collect();
-        let unloadable = sources.unloadable_related(&identifiers);
-        if !unloadable.is_empty() {
-            return Err(Exit::bad_input(unloadable.join("\n")));
+        let problems = sources.problems_for(&identifiers).await;
+        if !problems.is_empty() {
+            return Err(Exit::bad_input(problems.join("\n")));
         }
         worker = worker.with_source(sources.clone());
     }

@@ -177,11 +177,12 @@ pub(crate) async fn serve(args: &ServeArgs) -> Result<(), Exit> {
             }
         },
     };
-    match ended {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Exit::from(format!("the HTTP server failed: {e}"))),
-        Err(e) => Err(Exit::from(format!("the HTTP server failed: {e}"))),
-    }
+    let failure = match ended {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(Exit::from(format!("the HTTP server failed: {failure}")))
 }
 
 /// How long HTTP requests still open when the worker has stopped may take to finish.

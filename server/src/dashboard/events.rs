@@ -26,7 +26,7 @@ async fn fingerprint(state: &AppState) -> Option<String> {
 pub(crate) async fn events(
     State(state): State<Arc<AppState>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let state_stopping = state.stopping.clone();
+    let stopping = state.stopping.clone();
     let first = fingerprint(&state).await;
     let changes = stream::unfold((state, first), |(state, mut last)| async move {
         loop {
@@ -39,7 +39,6 @@ pub(crate) async fn events(
             }
         }
     });
-    let stopping = state_stopping.clone();
     // The first event says the stream is open (the page shows "live"); the stream ends when
     // the service stops (the page's `EventSource` reconnects to whatever serves next).
     let opened = stream::once(async { Ok(Event::default().event("ready").data("live")) });
